@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpResponse
+from django.urls import include, path
+
+from tokens_app import views
+from tokens_app.urls import api_urlpatterns
+
+admin.site.site_header = "authproject administration"
+
+handler403 = "authproject.errors.permission_denied"
+handler404 = "authproject.errors.page_not_found"
+handler500 = "authproject.errors.server_error"
+
+
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/", include("tokens_app.urls")),
+    path("api/auth/", include(api_urlpatterns)),
+    # One sign-in for site and admin: the admin's own login page is not used.
+    path("admin/login/", views.admin_login),
+    path("admin/logout/", views.LogoutView.as_view()),
+    path("admin/", admin.site.urls),
+    path("healthz/", healthz),
+]

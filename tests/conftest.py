@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hasher_and_fresh_cache(settings):
+    # The real hasher is slow by design; tests are about tokens, not PBKDF2.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The hashed-manifest storage needs collectstatic; the servers the
+    # browser and multi-server tests start run with it for real.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(username: str = "alice", **fields):
+        fields.setdefault("email", f"{username}@example.com")
+        return django_user_model.objects.create_user(username=username, password=PASSWORD, **fields)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+def login(client: Client, username: str = "alice", password: str = PASSWORD, **extra):
+    """Sign in through the HTML form, as a browser does."""
+    return client.post("/accounts/login/", {"username": username, "password": password}, **extra)
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    client = Client()
+    response = login(client)
+    assert response.status_code == 302, response.content
+    return client

@@ -1,0 +1,171 @@
+"""The admin: token_version on users, "Force logout", device sessions and the audit trail."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from . import flows, revocation
+from .cookies import set_auth_cookies
+from .models import AuditEvent, LoginSession, User
+
+
+def _report_logged_out(modeladmin, request: HttpRequest, count: int) -> None:
+    modeladmin.message_user(
+        request,
+        ngettext("%(count)d user was logged out.", "%(count)d users were logged out.", count)
+        % {"count": count},
+        messages.SUCCESS,
+    )
+
+
+class LoginSessionInline(admin.TabularInline):
+    model = LoginSession
+    fields = (
+        "user_agent",
+        "ip_address",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_reason",
+    )
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("-last_used_at",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class _SessionHashShim:
+    """Stands in for ``request.session`` while Django's admin password view
+    calls ``update_session_auth_hash``; records whether admins changed their
+    own password, so this browser can be kept signed in with fresh tokens."""
+
+    def __init__(self) -> None:
+        self.changed_own_password = False
+
+    def cycle_key(self) -> None:
+        pass
+
+    def __setitem__(self, key, value) -> None:
+        self.changed_own_password = True
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = (*DjangoUserAdmin.list_display, "is_active", "token_version")
+    readonly_fields = ("token_version", "last_login", "date_joined")
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        (_("Sessions"), {"fields": ("token_version",)}),
+    )
+    inlines = [LoginSessionInline]
+    actions = ["force_logout"]
+    change_form_template = "admin/tokens_app/user/change_form.html"
+
+    @admin.action(description=_("Force logout selected users"), permissions=["change"])
+    def force_logout(self, request: HttpRequest, queryset) -> None:
+        count = flows.force_logout(queryset, actor=request.user, request=request)
+        _report_logged_out(self, request, count)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/force-logout/",
+                self.admin_site.admin_view(self.force_logout_view),
+                name="tokens_app_user_force_logout",
+            ),
+            *super().get_urls(),
+        ]
+
+    def force_logout_view(self, request: HttpRequest, object_id: str):
+        return require_POST(self._force_logout_one)(request, object_id)
+
+    def _force_logout_one(self, request: HttpRequest, object_id: str):
+        user = get_object_or_404(self.get_queryset(request), pk=object_id)
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        count = flows.force_logout([user], actor=request.user, request=request)
+        _report_logged_out(self, request, count)
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:tokens_app_user_change", args=[user.pk]))
+
+    def user_change_password(self, request: HttpRequest, id, form_url=""):
+        shim = request.session = _SessionHashShim()
+        try:
+            response = super().user_change_password(request, id, form_url)
+        finally:
+            del request.session
+        if shim.changed_own_password:
+            me = get_user_model()._default_manager.get(pk=request.user.pk)
+            set_auth_cookies(response, flows.reissue_after_password_change(request, me))
+        return response
+
+
+@admin.register(LoginSession)
+class LoginSessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "user",
+        "user_agent",
+        "ip_address",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_reason",
+    )
+    list_filter = ("revoked_reason", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__username", "user__email", "ip_address")
+    readonly_fields = [
+        f.name for f in LoginSession._meta.fields if f.name not in ("current_jti", "previous_jti")
+    ]
+    exclude = ("current_jti", "previous_jti")
+    date_hierarchy = "created_at"
+    actions = ["revoke"]
+    list_select_related = ("user",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description=_("Revoke selected sessions"), permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        count = revocation.revoke_sessions(
+            queryset.select_related("user"), reason="admin", actor=request.user, request=request
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d session was revoked.", "%(count)d sessions were revoked.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kind", "user", "actor", "reason", "ip_address")
+    list_filter = ("kind", ("user", admin.RelatedOnlyFieldListFilter), "created_at")
+    search_fields = ("user__username", "actor__username", "reason", "ip_address")
+    date_hierarchy = "created_at"
+    list_select_related = ("user", "actor")
+    ordering = ("-created_at", "-id")
+    readonly_fields = ("created_at", "kind", "user", "actor", "reason", "ip_address", "detail")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

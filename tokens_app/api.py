@@ -1,0 +1,184 @@
+"""The JSON API under /api/auth/. Thin: every step is a call into ``flows``."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.debug import sensitive_post_parameters
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from . import flows, revocation
+from .authentication import enforce_csrf
+from .conf import app_settings
+from .cookies import clear_auth_cookies, set_auth_cookies
+from .exceptions import TokenError
+from .models import LoginSession
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus a stable ``code`` beside ``detail`` in every error."""
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        if isinstance(response.data, dict) and isinstance(codes, str):
+            response.data.setdefault("code", codes)
+        elif isinstance(codes, dict):
+            response.data = {"detail": "Invalid input.", "code": "invalid", "errors": response.data}
+    return response
+
+
+class CredentialsSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+
+def user_payload(user) -> dict:
+    return {
+        "id": user.pk,
+        "username": user.get_username(),
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+    }
+
+
+def tokens_payload(user, pair: flows.TokenPair) -> dict:
+    return {
+        "user": user_payload(user),
+        "access_expires": pair.access.claims.expires_at.isoformat(),
+        "refresh_expires": pair.refresh.claims.expires_at.isoformat(),
+    }
+
+
+class _CookieEndpoint(APIView):
+    """Endpoints that act on the auth cookies themselves: no authenticator, but
+    the CSRF check still runs (no login CSRF, no cross-site logout)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            enforce_csrf(request)
+
+    def get_authenticate_header(self, request) -> str:
+        return 'Cookie realm="api"'
+
+
+@method_decorator(ensure_csrf_cookie, name="dispatch")
+class CsrfView(_CookieEndpoint):
+    """Sets the ``csrftoken`` cookie; its value goes in the X-CSRFToken header."""
+
+    def get(self, request):
+        return Response({"csrfToken": get_token(request._request)})
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class LoginView(_CookieEndpoint):
+    def post(self, request):
+        serializer = CredentialsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username = serializer.validated_data["username"]
+        user = authenticate(
+            request._request, username=username, password=serializer.validated_data["password"]
+        )
+        if user is None:
+            raise exceptions.AuthenticationFailed(
+                "Unable to log in with the provided credentials.", code="invalid_credentials"
+            )
+        pair = flows.log_in(request._request, user)
+        response = Response(tokens_payload(user, pair))
+        set_auth_cookies(response, pair)
+        return response
+
+
+class RefreshView(_CookieEndpoint):
+    def post(self, request):
+        try:
+            pair = flows.refresh(request.COOKIES.get(app_settings.REFRESH_COOKIE), request=request._request)
+        except TokenError as exc:
+            response = Response(
+                {"detail": str(exc.message), "code": exc.code},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": self.get_authenticate_header(request)},
+            )
+            clear_auth_cookies(response)
+            return response
+        response = Response(tokens_payload(pair.user, pair))
+        set_auth_cookies(response, pair)
+        return response
+
+
+class LogoutView(_CookieEndpoint):
+    def post(self, request):
+        flows.log_out(request._request)
+        response = Response({"detail": "Logged out."})
+        clear_auth_cookies(response)
+        return response
+
+
+class LogoutAllView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request):
+        flows.log_out_everywhere(request._request, request.user)
+        response = Response({"detail": "Logged out on all devices."})
+        clear_auth_cookies(response)
+        return response
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        return Response(
+            {
+                "user": user_payload(request.user),
+                "access_expires": request.auth.expires_at.isoformat(),
+            }
+        )
+
+
+def session_payload(session: LoginSession, current_sid: str | None) -> dict:
+    return {
+        "id": str(session.pk),
+        "device": session.user_agent,
+        "ip_address": session.ip_address,
+        "created_at": session.created_at.isoformat(),
+        "last_used_at": session.last_used_at.isoformat(),
+        "expires_at": session.expires_at.isoformat(),
+        "current": str(session.pk) == current_sid,
+    }
+
+
+class SessionListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        sessions = LoginSession.objects.active().filter(user_id=request.user.pk)
+        return Response([session_payload(s, request.auth.sid) for s in sessions])
+
+
+class SessionDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def delete(self, request, session_id):
+        # Another user's session is indistinguishable from a missing one: 404.
+        session = get_object_or_404(
+            LoginSession.objects.active().select_related("user"), pk=session_id, user_id=request.user.pk
+        )
+        revocation.revoke_session(
+            session, reason="logout_device", actor=session.user, request=request._request
+        )
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        if str(session.pk) == request.auth.sid:
+            clear_auth_cookies(response)
+        return response

@@ -1,0 +1,37 @@
+"""The audit trail: one log line and one AuditEvent row per security event."""
+
+from __future__ import annotations
+
+import logging
+
+from .models import AuditEvent
+
+logger = logging.getLogger("tokens_app.audit")
+
+
+def client_ip(request) -> str | None:
+    """The address the request came from (REMOTE_ADDR)."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(kind: str, *, user=None, actor=None, reason: str = "", request=None, **detail) -> AuditEvent:
+    ip = client_ip(request)
+    logger.info(
+        "event=%s user_id=%s actor_id=%s reason=%s ip=%s %s",
+        kind,
+        getattr(user, "pk", None),
+        getattr(actor, "pk", None),
+        reason or "-",
+        ip or "-",
+        " ".join(f"{key}={value}" for key, value in sorted(detail.items())),
+    )
+    return AuditEvent.objects.create(
+        kind=kind,
+        user=user if getattr(user, "pk", None) else None,
+        actor=actor if getattr(actor, "pk", None) else None,
+        reason=reason[:64],
+        ip_address=ip,
+        detail=detail,
+    )

@@ -1,0 +1,62 @@
+"""Set and clear the auth cookies: one place for every attribute.
+
+Both cookies are HttpOnly (page scripts never see a token), SameSite=Lax
+(sent on top-level navigation from other sites, so following a link keeps you
+signed in, but not on cross-site sub-requests or POSTs), Secure unless
+debugging, and carry a Max-Age equal to the token's remaining life.
+
+Why the refresh cookie's Path is "/": the middleware refreshes silently on any
+page whose access token has expired, so the browser must send the refresh
+cookie with every page request. A narrower path (say /api/auth/refresh/) would
+only work with client-side JavaScript that calls the refresh endpoint and
+retries; this product promises that a plain HTML form keeps working after the
+access token expires. Deployments that do refresh from JavaScript only can
+narrow it with TOKENS_REFRESH_COOKIE_PATH.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.http import HttpResponse
+
+from .conf import app_settings
+from .tokens import IssuedToken
+
+
+def _set(response: HttpResponse, name: str, value: str, *, path: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        expires=None if max_age else "Thu, 01 Jan 1970 00:00:00 GMT",
+        path=path,
+        domain=app_settings.COOKIE_DOMAIN,
+        secure=app_settings.COOKIE_SECURE,
+        httponly=True,
+        samesite=app_settings.COOKIE_SAMESITE,
+    )
+
+
+def _remaining(issued: IssuedToken) -> int:
+    return max(1, issued.claims.exp - int(time.time()))
+
+
+def set_auth_cookies(response: HttpResponse, pair) -> None:
+    """Put a fresh TokenPair (see flows) on the response."""
+    _set(response, app_settings.ACCESS_COOKIE, pair.access.token, path="/", max_age=_remaining(pair.access))
+    _set(
+        response,
+        app_settings.REFRESH_COOKIE,
+        pair.refresh.token,
+        path=app_settings.REFRESH_COOKIE_PATH,
+        max_age=_remaining(pair.refresh),
+    )
+
+
+def clear_auth_cookies(response: HttpResponse) -> None:
+    # Deleting is setting an empty, already-expired cookie with exactly the
+    # attributes it was set with; a different path or domain would leave the
+    # original in the browser.
+    _set(response, app_settings.ACCESS_COOKIE, "", path="/", max_age=0)
+    _set(response, app_settings.REFRESH_COOKIE, "", path=app_settings.REFRESH_COOKIE_PATH, max_age=0)

@@ -1,0 +1,182 @@
+"""The business steps: log in, refresh, log out, end sessions.
+
+Views, the API, the middleware, the admin and the commands all call these; a
+reader who wants to know "what happens on refresh" reads ``refresh`` below.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from . import audit, revocation
+from .conf import app_settings
+from .devices import describe
+from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked, UserInactive
+from .models import AuditEvent, LoginSession
+from .signals import refresh_token_reused
+from .tokens import IssuedToken, issue_access, issue_refresh, verify_access, verify_refresh
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: IssuedToken
+    refresh: IssuedToken
+    user: Any
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def log_in(request, user, *, now: datetime | None = None) -> TokenPair:
+    """Start a device session for an authenticated ``user`` and mint its tokens."""
+    now = _now(now)
+    jti = uuid.uuid4().hex
+    meta = request.META if request is not None else {}
+    session = LoginSession.objects.create(
+        user=user,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + app_settings.REFRESH_LIFETIME,
+        user_agent=describe(meta.get("HTTP_USER_AGENT", ""))[:200],
+        ip_address=audit.client_ip(request),
+        current_jti=jti,
+    )
+    pair = TokenPair(
+        access=issue_access(user, session_id=session.pk, now=now),
+        refresh=issue_refresh(user, session_id=session.pk, jti=jti, now=now),
+        user=user,
+    )
+    # Django's own receiver updates last_login; other apps may listen too.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
+    audit.record(AuditEvent.Kind.LOGIN, user=user, request=request, session=str(session.pk))
+    return pair
+
+
+def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = None) -> TokenPair:
+    """Rotate a refresh token: new access and refresh tokens, the old one retired.
+
+    Honoured only if the signature, type and expiry hold, the user is active,
+    ``ver`` equals the user's token_version, the device session is neither
+    revoked nor expired, and the token is the session's current one. The
+    session's previous token is answered with the current one for
+    ROTATION_GRACE (two tabs refreshing at once); any other retired token is
+    reuse, which ends the session. Two queries: the locked read and the update.
+    """
+    now = _now(now)
+    claims = verify_refresh(raw_refresh, now=now)
+    with transaction.atomic():
+        try:
+            session = (
+                LoginSession.objects.select_for_update(of=("self",))
+                .select_related("user")
+                .get(pk=claims.sid, user_id=claims.sub)
+            )
+        except (LoginSession.DoesNotExist, ValidationError, ValueError):
+            raise TokenRevoked() from None
+        user = session.user
+        if not user.is_active:
+            raise UserInactive()
+        if session.revoked_at is not None or claims.ver != user.token_version:
+            raise TokenRevoked()
+        if session.expires_at <= now:
+            raise TokenExpired()
+
+        if claims.jti == session.current_jti:
+            session.previous_jti, session.current_jti = session.current_jti, uuid.uuid4().hex
+            session.rotated_at = session.last_used_at = now
+            session.expires_at = now + app_settings.REFRESH_LIFETIME
+            session.rotations += 1
+            session.save(
+                update_fields=[
+                    "previous_jti",
+                    "current_jti",
+                    "rotated_at",
+                    "last_used_at",
+                    "expires_at",
+                    "rotations",
+                ]
+            )
+        elif not (
+            claims.jti == session.previous_jti
+            and session.rotated_at is not None
+            and now - session.rotated_at <= app_settings.ROTATION_GRACE
+        ):
+            session = None  # reuse: acted on below, outside the lock's transaction
+        if session is not None:
+            return TokenPair(
+                access=issue_access(user, session_id=session.pk, now=now),
+                refresh=issue_refresh(user, session_id=session.pk, jti=session.current_jti, now=now),
+                user=user,
+            )
+
+    stolen = LoginSession.objects.select_related("user").get(pk=claims.sid)
+    logger.warning("refresh token reuse user_id=%s session=%s jti=%s", user.pk, stolen.pk, claims.jti)
+    revocation.revoke_session(stolen, reason="refresh_reused", request=request)
+    audit.record(
+        AuditEvent.Kind.REFRESH_REUSED, user=user, request=request, session=str(stolen.pk), jti=claims.jti
+    )
+    refresh_token_reused.send(sender=LoginSession, user=user, session=stolen, request=request)
+    raise TokenReused()
+
+
+def session_id_from(request) -> str | None:
+    """The device session of this request, from either cookie, if validly signed."""
+    for verify, cookie in (
+        (verify_refresh, app_settings.REFRESH_COOKIE),
+        (verify_access, app_settings.ACCESS_COOKIE),
+    ):
+        try:
+            return verify(request.COOKIES.get(cookie)).sid
+        except TokenExpired:
+            continue
+        except TokenError:
+            continue
+    return None
+
+
+def log_out(request, *, reason: str = "logout") -> None:
+    """End this device's session. Cookies are cleared by the caller's response."""
+    sid = session_id_from(request)
+    if sid is None:
+        return
+    session = LoginSession.objects.select_related("user").filter(pk=sid).first()
+    if session is not None:
+        revocation.revoke_session(session, reason=reason, actor=session.user, request=request)
+
+
+def log_out_everywhere(request, user) -> int:
+    """End every session of ``user``, this one included."""
+    return revocation.bump_token_version(user, reason="logout_all", actor=user, request=request)
+
+
+def force_logout(users, *, actor=None, request=None, reason: str = "force_logout") -> int:
+    """End every session of each of ``users``; returns how many users."""
+    count = 0
+    for user in users:
+        revocation.bump_token_version(user, reason=reason, actor=actor, request=request)
+        count += 1
+    return count
+
+
+def log_out_other_devices(request, user) -> int:
+    """End every session of ``user`` except this device's."""
+    current = session_id_from(request)
+    others = LoginSession.objects.active().filter(user=user).exclude(pk=current).select_related("user")
+    return revocation.revoke_sessions(others, reason="logout_others", actor=user, request=request)
+
+
+def reissue_after_password_change(request, user) -> TokenPair:
+    """Keep this browser signed in after its own password change ended every
+    session (what ``update_session_auth_hash`` does for Django sessions)."""
+    return log_in(request, user)

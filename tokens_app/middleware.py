@@ -1,0 +1,158 @@
+"""Browser side: ``request.user`` from the access cookie, with silent refresh.
+
+Resolution is lazy, like Django's own AuthenticationMiddleware: nothing is
+verified until a view, a template or a permission check asks for the user.
+
+- A valid access token gives a ``TokenUser``: no database query.
+- No access token, or an expired one, with a refresh cookie: the refresh is
+  rotated (``flows.refresh``) and the new cookies go out on this response, so
+  a form posted after the access token expired still arrives.
+- Anything invalid, revoked or stale clears both cookies and leaves the user
+  anonymous; ``login_required`` then redirects to the login page, where a
+  message says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+
+from asgiref.sync import sync_to_async
+from django.contrib import messages
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.cache import patch_vary_headers
+from django.utils.deprecation import MiddlewareMixin
+from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
+
+from . import flows, revocation
+from .conf import app_settings
+from .cookies import clear_auth_cookies, set_auth_cookies
+from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked
+from .tokens import Claims, verify_access
+from .users import TokenUser
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _State:
+    """What resolving the user did, for process_response to act on."""
+
+    touched: bool = False
+    pair: flows.TokenPair | None = None
+    clear: bool = False
+
+
+def _say_why(request: HttpRequest, error: TokenError) -> None:
+    if isinstance(error, TokenReused):
+        text = _(
+            "You were signed out because your session was used from somewhere else. Please sign in again."
+        )
+    elif isinstance(error, TokenRevoked):
+        text = _(
+            "Your session has ended (a password change, an administrator or “log out everywhere”). "
+            "Please sign in again."
+        )
+    elif isinstance(error, TokenExpired):
+        text = _("Your session has expired. Please sign in again.")
+    else:
+        return
+    messages.warning(request, text, fail_silently=True)
+
+
+def resolve_user(request: HttpRequest):
+    state: _State = request._tokens_state
+    state.touched = True
+
+    def revoked(error: TokenError) -> None:
+        state.clear = True
+        _say_why(request, error)
+
+    access = request.COOKIES.get(app_settings.ACCESS_COOKIE)
+    refresh = request.COOKIES.get(app_settings.REFRESH_COOKIE)
+    if access:
+        try:
+            claims = verify_access(access)
+            if app_settings.IMMEDIATE_REVOCATION:
+                revocation.ensure_not_revoked(claims)
+        except TokenRevoked as error:
+            revoked(error)
+            return AnonymousUser()
+        except TokenError:
+            pass  # expired or bad: a valid refresh cookie may still carry the user
+        else:
+            request.token_claims = claims
+            return TokenUser(claims, on_revoked=revoked)
+    if not refresh:
+        state.clear = bool(access)
+        return AnonymousUser()
+    try:
+        pair = flows.refresh(refresh, request=request)
+    except TokenError as error:
+        logger.info("silent refresh refused code=%s", error.code)
+        revoked(error)
+        return AnonymousUser()
+    state.pair = pair
+    request.token_claims = pair.access.claims
+    return TokenUser(pair.access.claims, on_revoked=revoked)
+
+
+class TokenAuthenticationMiddleware(AuthenticationMiddleware):
+    """Replaces Django's AuthenticationMiddleware (and SessionMiddleware).
+
+    A subclass of it, so the admin's system check accepts it.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._tokens_state = _State()
+        request.token_claims: Claims | None = None
+        request.user = SimpleLazyObject(partial(resolve_user, request))
+        request.auser = partial(sync_to_async(resolve_user), request)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        state: _State | None = getattr(request, "_tokens_state", None)
+        if state is None or not state.touched:
+            return response
+        patch_vary_headers(response, ("Cookie",))
+        if app_settings.ACCESS_COOKIE in response.cookies:
+            return response  # the view logged in or out and set its own cookies
+        if state.pair is not None:
+            # The rotation is committed: the browser must get the new tokens
+            # even on an error page, or its next request presents a retired one.
+            set_auth_cookies(response, state.pair)
+        elif state.clear and response.status_code < 500:
+            clear_auth_cookies(response)
+        return response
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+class ServiceUnavailableMiddleware(MiddlewareMixin):
+    """A database that is down answers 503, never a traceback, and keeps the cookies."""
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if not isinstance(exception, DatabaseError):
+            return None
+        logger.error("database unavailable: %s", type(exception).__name__)
+        if wants_json(request):
+            response = JsonResponse(
+                {
+                    "detail": _("The service is temporarily unavailable. Please try again shortly."),
+                    "code": "service_unavailable",
+                },
+                status=503,
+            )
+        else:
+            # No request context: the page must not touch request.user, which
+            # would need the database that just failed.
+            response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = "5"
+        return response

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    token_version = models.PositiveIntegerField(
+        _("token version"),
+        default=0,
+        editable=False,
+        help_text=_("Raised by one to end every session of this user."),
+    )
+
+    def save(self, *args, **kwargs):
+        # Only revocation.bump_token_version writes token_version, with an
+        # atomic UPDATE. A plain save() of an instance loaded before a bump
+        # would otherwise write the old number back and revive every session.
+        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "token_version"
+            ]
+        super().save(*args, **kwargs)
+
+
+class LoginSessionQuerySet(models.QuerySet):
+    def active(self, *, now=None) -> LoginSessionQuerySet:
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
+class LoginSession(models.Model):
+    """One signed-in device: what a refresh token names in its ``sid`` claim."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"))
+    user_agent = models.CharField(_("device"), max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # The refresh chain: the token whose jti is current_jti is the only one a
+    # refresh accepts; previous_jti is honoured for ROTATION_GRACE after
+    # rotated_at, so two tabs refreshing together are not taken for theft.
+    current_jti = models.CharField(max_length=64)
+    previous_jti = models.CharField(max_length=64, blank=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    rotations = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_reason = models.CharField(_("reason"), max_length=40, blank=True)
+
+    objects = LoginSessionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("login session")
+        ordering = ["-last_used_at"]
+        indexes = [
+            models.Index(fields=["user", "revoked_at"]),
+            models.Index(fields=["expires_at"]),
+            models.Index(fields=["revoked_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.user_agent or 'unknown device'}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class AuditEvent(models.Model):
+    """The security audit trail, readable in the admin. Never holds a token."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", _("Login")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+        LOGOUT = "logout", _("Logout")
+        REVOKED = "revoked", _("All sessions ended")
+        SESSION_REVOKED = "session_revoked", _("Session ended")
+        REFRESH_REUSED = "refresh_reused", _("Refresh token reuse detected")
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
+        THROTTLED = "throttled", _("Throttled")
+        LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared")
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reason = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit event")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.user or ''}".strip()

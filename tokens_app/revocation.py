@@ -1,0 +1,148 @@
+"""Ending sessions: the only writer of token_version, and the cached view of it.
+
+``bump_token_version`` ends every session of a user at once; ``revoke_session``
+ends one device. With immediate revocation on, ``ensure_not_revoked`` lets each
+request see either within one cache round trip, and no SQL at steady state.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import audit
+from .conf import app_settings
+from .exceptions import TokenRevoked
+from .models import AuditEvent, LoginSession
+from .signals import session_revoked, tokens_revoked
+from .tokens import Claims
+
+logger = logging.getLogger(__name__)
+
+
+def _version_key(user_id) -> str:
+    return f"tokens:ver:{user_id}"
+
+
+def _session_key(session_id) -> str:
+    return f"tokens:sid:{session_id}"
+
+
+def _cache_set(key: str, value, timeout: int) -> None:
+    try:
+        cache.set(key, value, timeout)
+    except Exception:
+        # The database stays the truth; a missed write-through only means the
+        # old entry lives until it times out (VERSION_CACHE_TIMEOUT).
+        logger.warning("cache unavailable: could not write %s", key, exc_info=True)
+
+
+def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
+    """End every session of ``user``: one atomic ``token_version + 1``.
+
+    Returns the new version and sets it on ``user`` too, so a later save() of
+    this instance cannot write the old value back. Safe under concurrency: two
+    bumps give +2.
+    """
+    User = get_user_model()
+    now = timezone.now()
+    with transaction.atomic():
+        User._default_manager.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+        # Inside the transaction our UPDATE holds the row lock, so this reads
+        # our own increment, not a concurrent one.
+        version = User._default_manager.values_list("token_version", flat=True).get(pk=user.pk)
+        LoginSession.objects.filter(user_id=user.pk, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_reason=reason[:40]
+        )
+        audit.record(AuditEvent.Kind.REVOKED, user=user, actor=actor, reason=reason, request=request)
+        transaction.on_commit(
+            lambda: _cache_set(_version_key(user.pk), version, app_settings.VERSION_CACHE_TIMEOUT)
+        )
+    user.token_version = version
+    logger.info(
+        "revoked user_id=%s version=%d reason=%s actor_id=%s",
+        user.pk,
+        version,
+        reason,
+        getattr(actor, "pk", None),
+    )
+    tokens_revoked.send(sender=User, user=user, reason=reason, actor=actor, version=version)
+    return version
+
+
+def revoke_session(session: LoginSession, *, reason: str, actor=None, request=None) -> bool:
+    """End one device session. Returns False when it had already ended."""
+    now = timezone.now()
+    with transaction.atomic():
+        ended = LoginSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_reason=reason[:40]
+        )
+        if ended:
+            audit.record(
+                AuditEvent.Kind.SESSION_REVOKED,
+                user=session.user,
+                actor=actor,
+                reason=reason,
+                request=request,
+                session=str(session.pk),
+            )
+            transaction.on_commit(
+                lambda: _cache_set(
+                    _session_key(session.pk),
+                    1,
+                    int(app_settings.ACCESS_LIFETIME.total_seconds()) + 60,
+                )
+            )
+    if ended:
+        session.revoked_at, session.revoked_reason = now, reason[:40]
+        session_revoked.send(sender=LoginSession, session=session, reason=reason, actor=actor)
+    return bool(ended)
+
+
+def revoke_sessions(sessions, *, reason: str, actor=None, request=None) -> int:
+    return sum(revoke_session(s, reason=reason, actor=actor, request=request) for s in sessions)
+
+
+def ensure_not_revoked(claims: Claims) -> None:
+    """Raise TokenRevoked if the user's sessions, or this device's, have ended.
+
+    One cache round trip; on a miss the version is read from the database once
+    and cached. If the cache is down the database answers (slower, still right).
+    """
+    keys = (_version_key(claims.sub), _session_key(claims.sid))
+    try:
+        found = cache.get_many(keys)
+    except Exception:
+        logger.warning("cache unavailable: checking token_version in the database", exc_info=True)
+        found = None
+    if found is None:
+        version, session_ended = _read_database(claims)
+    else:
+        session_ended = keys[1] in found
+        version = found.get(keys[0])
+        if version is None:
+            version = _database_version(claims.sub)
+            _cache_set(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+    if session_ended or version != claims.ver:
+        raise TokenRevoked()
+
+
+def _database_version(user_id) -> int:
+    """The user's token_version, or -1 (matches no token) if they are gone or inactive."""
+    User = get_user_model()
+    version = (
+        User._default_manager.filter(pk=user_id, is_active=True)
+        .values_list("token_version", flat=True)
+        .first()
+    )
+    return -1 if version is None else version
+
+
+def _read_database(claims: Claims) -> tuple[int, bool]:
+    session_ended = not LoginSession.objects.filter(pk=claims.sid, revoked_at__isnull=True).exists()
+    return _database_version(claims.sub), session_ended

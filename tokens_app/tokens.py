@@ -1,0 +1,223 @@
+"""Issue and verify JWTs. The only module that imports PyJWT.
+
+Two kinds of token, each with its own key: a short-lived *access* token that is
+verified on every request without the database, and a long-lived *refresh*
+token that names a device session (``sid``) and is only honoured by
+``flows.refresh`` after checking the database.
+
+Every token carries ``sub``, ``ver`` (the user's token_version at issue),
+``typ``, ``sid``, ``iat``, ``exp``, ``jti`` and ``iss``; the header carries
+``kid`` so that keys can be rotated without a mass logout.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import jwt
+
+from .conf import app_settings
+from .exceptions import TokenError, TokenExpired
+
+ACCESS = "access"
+REFRESH = "refresh"
+
+_REQUIRED_CLAIMS = ("sub", "ver", "typ", "sid", "iat", "exp", "jti", "iss")
+# Headers that would let a token pick its own key or fetch one: never trusted.
+_FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
+_KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The verified content of a token."""
+
+    sub: str
+    ver: int
+    typ: str
+    sid: str
+    iat: int
+    exp: int
+    jti: str
+    username: str
+
+    @property
+    def user_id(self) -> str:
+        return self.sub
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.exp, tz=UTC)
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.iat, tz=UTC)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    claims: Claims
+
+
+@dataclass(frozen=True)
+class _Key:
+    kid: str
+    secret: bytes
+
+
+def key_id(secret: str | bytes) -> str:
+    """A stable public name for a key: an HMAC of a fixed label, never the key itself."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(raw, b"tokens_app key id", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode()
+
+
+@functools.lru_cache(maxsize=16)
+def _keyring(current: str, fallbacks: tuple[str, ...]) -> tuple[_Key, dict[str, _Key]]:
+    keys = [_Key(key_id(secret), secret.encode()) for secret in (current, *fallbacks)]
+    return keys[0], {key.kid: key for key in keys}
+
+
+def _keys_for(typ: str) -> tuple[_Key, dict[str, _Key]]:
+    # Cached on the secret values themselves, so a settings override takes
+    # effect at once and the steady state does no hashing per request.
+    if typ == ACCESS:
+        return _keyring(app_settings.ACCESS_SECRET, tuple(app_settings.ACCESS_SECRET_FALLBACKS))
+    return _keyring(app_settings.REFRESH_SECRET, tuple(app_settings.REFRESH_SECRET_FALLBACKS))
+
+
+def _issue(typ: str, user, *, session_id: str, jti: str | None, now: datetime | None) -> IssuedToken:
+    issued = int((now or datetime.now(UTC)).timestamp())
+    lifetime = app_settings.ACCESS_LIFETIME if typ == ACCESS else app_settings.REFRESH_LIFETIME
+    claims = Claims(
+        sub=str(user.pk),
+        ver=int(user.token_version),
+        typ=typ,
+        sid=str(session_id),
+        iat=issued,
+        exp=issued + int(lifetime.total_seconds()),
+        jti=jti or uuid.uuid4().hex,
+        username=user.get_username(),
+    )
+    key, _ = _keys_for(typ)
+    payload = {
+        "iss": app_settings.ISSUER,
+        "sub": claims.sub,
+        "ver": claims.ver,
+        "typ": claims.typ,
+        "sid": claims.sid,
+        "iat": claims.iat,
+        "exp": claims.exp,
+        "jti": claims.jti,
+        "name": claims.username,
+    }
+    token = jwt.encode(payload, key.secret, algorithm=app_settings.ALGORITHM, headers={"kid": key.kid})
+    return IssuedToken(token=token, claims=claims)
+
+
+def issue_access(user, *, session_id: str, now: datetime | None = None) -> IssuedToken:
+    """An access token for ``user`` at their current token_version."""
+    return _issue(ACCESS, user, session_id=session_id, jti=None, now=now)
+
+
+def issue_refresh(
+    user, *, session_id: str, jti: str | None = None, now: datetime | None = None
+) -> IssuedToken:
+    """A refresh token for the device session ``session_id``.
+
+    ``jti`` is given when re-issuing the session's current token (the rotation
+    grace window); otherwise a fresh one is drawn.
+    """
+    return _issue(REFRESH, user, session_id=session_id, jti=jti, now=now)
+
+
+def _b64_json(segment: str) -> dict:
+    padded = segment + "=" * (-len(segment) % 4)
+    value = json.loads(base64.urlsafe_b64decode(padded))
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    return value
+
+
+def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
+    if not raw or len(raw) > app_settings.MAX_TOKEN_BYTES or not _TOKEN_CHARS.match(raw):
+        raise TokenError("malformed")
+    try:
+        header = _b64_json(raw.split(".", 1)[0])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise TokenError("malformed header") from None
+
+    kid = header.get("kid")
+    if header.get("alg") != app_settings.ALGORITHM or _FORBIDDEN_HEADERS & header.keys():
+        raise TokenError("header not allowed")
+    if not isinstance(kid, str) or not _KID.match(kid):
+        raise TokenError("bad kid")
+    _, keys = _keys_for(typ)
+    key = keys.get(kid)
+    if key is None:
+        raise TokenError("unknown kid")
+
+    try:
+        payload = jwt.decode(
+            raw,
+            key.secret,
+            algorithms=[app_settings.ALGORITHM],
+            issuer=app_settings.ISSUER,
+            # Expiry is checked below against ``now`` so tests can pass a time.
+            options={"require": list(_REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise TokenError(type(exc).__name__) from None
+
+    claims = _claims_from(payload)
+    if claims.typ != typ:
+        raise TokenError("wrong type")
+    moment = (now or datetime.now(UTC)).timestamp()
+    leeway = app_settings.LEEWAY.total_seconds()
+    if claims.iat > moment + leeway:
+        raise TokenError("issued in the future")
+    if claims.exp <= moment - leeway:
+        raise TokenExpired("expired")
+    return claims
+
+
+def _claims_from(payload: dict) -> Claims:
+    def typed(name: str, kind: type):
+        value = payload.get(name)
+        # bool is an int subclass; a JSON true is never a version or a time.
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise TokenError(f"claim {name} has the wrong type")
+        return value
+
+    return Claims(
+        sub=typed("sub", str),
+        ver=typed("ver", int),
+        typ=typed("typ", str),
+        sid=typed("sid", str),
+        iat=typed("iat", int),
+        exp=typed("exp", int),
+        jti=typed("jti", str),
+        username=payload.get("name") if isinstance(payload.get("name"), str) else "",
+    )
+
+
+def verify_access(raw: str | None, *, now: datetime | None = None) -> Claims:
+    """Claims of a valid access token; TokenError (or TokenExpired) otherwise. No database."""
+    return _verify(raw, ACCESS, now)
+
+
+def verify_refresh(raw: str | None, *, now: datetime | None = None) -> Claims:
+    """Claims of a validly signed, unexpired refresh token. Whether it is still
+    honoured (version, session, rotation) is decided by ``flows.refresh``."""
+    return _verify(raw, REFRESH, now)

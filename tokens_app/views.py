@@ -1,0 +1,215 @@
+"""The HTML pages. Thin: each action is one call into ``flows``."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST
+from django.views.generic.edit import FormView
+
+from . import flows, revocation
+from .conf import app_settings
+from .cookies import clear_auth_cookies, set_auth_cookies
+from .exceptions import TokenError
+from .models import LoginSession
+from .tokens import verify_refresh
+
+
+class ResetTokenGenerator(PasswordResetTokenGenerator):
+    """Django's reset token, also void once the user's sessions were ended.
+
+    Django's token already dies when the password changes (so a link works
+    once); including token_version also kills links mailed before a force
+    logout or "log out everywhere".
+    """
+
+    key_salt = "tokens_app.views.ResetTokenGenerator"
+
+    def _make_hash_value(self, user, timestamp):
+        return f"{super()._make_hash_value(user, timestamp)}{user.token_version}"
+
+
+reset_token_generator = ResetTokenGenerator()
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page (AuthenticationForm, safe ?next=, CSRF), issuing tokens."""
+
+    template_name = "registration/login.html"
+
+    def form_valid(self, form):
+        pair = flows.log_in(self.request, form.get_user())
+        response = HttpResponseRedirect(self.get_success_url())
+        set_auth_cookies(response, pair)
+        return response
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin signs in through the site's own login page: one kind of session."""
+    target = request.GET.get("next", reverse("admin:index"))
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("admin:index")
+    return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
+
+
+class LogoutView(View):
+    """GET asks for confirmation; only POST logs out (no logout by link or image)."""
+
+    template_name = "registration/logout.html"
+
+    @method_decorator(never_cache)
+    @method_decorator(csrf_protect)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request):
+        return render(request, self.template_name)
+
+    def post(self, request):
+        flows.log_out(request)
+        messages.success(request, _("You have been logged out."))
+        response = redirect("login")
+        clear_auth_cookies(response)
+        return response
+
+
+@require_POST
+@csrf_protect
+@login_required
+def logout_all(request: HttpRequest) -> HttpResponse:
+    flows.log_out_everywhere(request, request.user)
+    messages.success(request, _("You have been logged out on all devices."))
+    response = redirect("login")
+    clear_auth_cookies(response)
+    return response
+
+
+def _refresh_expiry(request: HttpRequest):
+    pair = request._tokens_state.pair
+    if pair is not None:
+        return pair.refresh.claims.expires_at
+    try:
+        return verify_refresh(request.COOKIES.get(app_settings.REFRESH_COOKIE)).expires_at
+    except TokenError:
+        return None
+
+
+@never_cache
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    claims = request.token_claims
+    return render(
+        request,
+        "tokens_app/home.html",
+        {
+            "access_expires": claims.expires_at if claims else None,
+            "refresh_expires": _refresh_expiry(request),
+        },
+    )
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Changing the password ends every session, then keeps this browser signed in."""
+
+    success_url = reverse_lazy("password_change_done")
+
+    def form_valid(self, form):
+        # form.save() -> user.save() with a new password: the post_save
+        # receiver in signals.py bumps token_version (ends all sessions).
+        user = form.save()
+        pair = flows.reissue_after_password_change(self.request, user)
+        messages.success(
+            self.request, _("Your password was changed. You were logged out on every other device.")
+        )
+        response = HttpResponseRedirect(self.get_success_url())
+        set_auth_cookies(response, pair)
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    token_generator = reset_token_generator
+    success_url = reverse_lazy("password_reset_done")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's confirm page without server-side sessions.
+
+    Django moves the token from the URL into the session to keep it out of
+    Referer headers. With no sessions, the token stays in the URL and the page
+    is served with ``Referrer-Policy: no-referrer`` (it loads nothing from
+    other origins anyway). The token dies with the password change, so the
+    link works once.
+    """
+
+    token_generator = reset_token_generator
+    success_url = reverse_lazy("password_reset_complete")
+
+    def dispatch(self, request, *args, **kwargs):
+        self.user = self.get_user(kwargs["uidb64"])
+        self.validlink = self.user is not None and self.token_generator.check_token(
+            self.user, kwargs["token"]
+        )
+        response = FormView.dispatch(self, request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    def post(self, request, *args, **kwargs):
+        if not self.validlink:
+            return self.get(request, *args, **kwargs)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        # Saving the new password bumps token_version (signals.py): every
+        # browser signed in as this user is logged out at its next refresh.
+        form.save()
+        response = HttpResponseRedirect(self.get_success_url())
+        clear_auth_cookies(response)
+        return response
+
+
+@never_cache
+@login_required
+def sessions(request: HttpRequest) -> HttpResponse:
+    current = flows.session_id_from(request)
+    rows = list(LoginSession.objects.active().filter(user_id=request.user.pk))
+    for row in rows:
+        row.is_current = str(row.pk) == current
+    return render(request, "tokens_app/sessions.html", {"sessions": rows})
+
+
+@require_POST
+@csrf_protect
+@login_required
+def revoke_session(request: HttpRequest, session_id) -> HttpResponse:
+    # Another user's session is indistinguishable from a missing one: 404.
+    session = get_object_or_404(
+        LoginSession.objects.active().select_related("user"), pk=session_id, user_id=request.user.pk
+    )
+    revocation.revoke_session(session, reason="logout_device", actor=session.user, request=request)
+    if str(session.pk) == flows.session_id_from(request):
+        messages.success(request, _("You have been logged out."))
+        response = redirect("login")
+        clear_auth_cookies(response)
+        return response
+    messages.success(request, _("That device has been logged out."))
+    return redirect("sessions")
+
+
+@require_POST
+@csrf_protect
+@login_required
+def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
+    count = flows.log_out_other_devices(request, request.user)
+    messages.success(request, _("Logged out %(count)d other device(s).") % {"count": count})
+    return redirect("sessions")
