@@ -100,7 +100,14 @@ def resolve_user(request: HttpRequest):
         return AnonymousUser()
     state.pair = pair
     request.token_claims = pair.access.claims
-    return TokenUser(pair.access.claims, on_revoked=revoked)
+    user = TokenUser(pair.access.claims, on_revoked=revoked)
+    user._wrapped = pair.user  # just checked by the refresh: no second query
+    return user
+
+
+def _resolved_user(request: HttpRequest):
+    request.user.is_authenticated  # resolves once; the lazy object keeps it
+    return request.user
 
 
 class TokenAuthenticationMiddleware(AuthenticationMiddleware):
@@ -113,7 +120,7 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
         request._tokens_state = _State()
         request.token_claims: Claims | None = None
         request.user = SimpleLazyObject(partial(resolve_user, request))
-        request.auser = partial(sync_to_async(resolve_user), request)
+        request.auser = partial(sync_to_async(_resolved_user), request)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         state: _State | None = getattr(request, "_tokens_state", None)

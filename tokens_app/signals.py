@@ -36,7 +36,9 @@ def _end_sessions_on_password_or_deactivation(sender, instance, created, raw=Fal
     if created or raw:
         return
     if getattr(instance, "_password", None) is not None:
-        bump_token_version(instance, reason="password_changed")
+        # Views that know more (a reset by email) say so; any other path is a change.
+        reason = getattr(instance, "_tokens_revoke_reason", "password_changed")
+        bump_token_version(instance, reason=reason)
     elif getattr(instance, "_tokens_deactivating", False):
         bump_token_version(instance, reason="deactivated")
     instance._tokens_deactivating = False

@@ -18,11 +18,11 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 from django.views.generic.edit import FormView
 
-from . import flows, revocation
+from . import audit, flows, revocation
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError
-from .models import LoginSession
+from .models import AuditEvent, LoginSession
 from .tokens import verify_refresh
 
 
@@ -138,8 +138,15 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request: the same page whether or not the address exists."""
+
     token_generator = reset_token_generator
     success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        for user in form.get_users(form.cleaned_data["email"]):
+            audit.record(AuditEvent.Kind.PASSWORD_RESET_REQUESTED, user=user, request=self.request)
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
@@ -172,6 +179,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         # Saving the new password bumps token_version (signals.py): every
         # browser signed in as this user is logged out at its next refresh.
+        form.user._tokens_revoke_reason = "password_reset"
         form.save()
         response = HttpResponseRedirect(self.get_success_url())
         clear_auth_cookies(response)
