@@ -106,7 +106,7 @@ def resolve_user(request: HttpRequest):
 
 
 def _resolved_user(request: HttpRequest):
-    request.user.is_authenticated  # resolves once; the lazy object keeps it
+    _ = request.user.is_authenticated  # resolves once; the lazy object keeps it
     return request.user
 
 
