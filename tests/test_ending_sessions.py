@@ -38,6 +38,7 @@ from tests.sessions_support import (
 from tokens_app import revocation
 from tokens_app.models import AuditEvent, LoginSession
 from tokens_app.signals import tokens_revoked
+from tokens_app.tokens import verify_refresh
 
 NEW_PASSWORD = "a new and rather long passphrase 42"
 
@@ -61,6 +62,17 @@ def bob_device(bob) -> str:
 
 
 @pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run what the request left for on_commit, as the real commit would.
+
+    The test's own transaction never commits, and with immediate revocation
+    (a shared cache) the new token_version reaches the cache on commit; the
+    same browser's next request checks its fresh access token against it.
+    """
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def root(make_user):
     return make_user("root", is_staff=True, is_superuser=True)
 
@@ -73,6 +85,9 @@ def admin_client(root) -> Client:
 def assert_only_alice_was_logged_out(alice, bob, other_device: str, bob_device: str, before: dict) -> None:
     assert token_version(alice) == before["alice"] + 1
     assert token_version(bob) == before["bob"]
+    # The device rows end too, so the sessions page and API stop listing them.
+    assert LoginSession.objects.get(pk=verify_refresh(other_device).sid).revoked_at is not None
+    assert not LoginSession.objects.filter(user=bob, revoked_at__isnull=False).exists()
     assert_refresh_refused(other_device)
     assert_refresh_accepted(bob_device)
 
@@ -158,15 +173,19 @@ def test_password_reset_request_answers_the_same_for_known_and_unknown_addresses
 # --- password change ------------------------------------------------------------
 
 
-def test_password_change_keeps_this_browser_and_logs_out_the_others(alice, bob, other_device, bob_device):
+def test_password_change_keeps_this_browser_and_logs_out_the_others(
+    alice, bob, other_device, bob_device, committed
+):
     before = versions(alice, bob)
     browser = signed_in("alice")
     old_here = refresh_cookie(browser)
+    assert browser.get("/accounts/password_change/").status_code == 200
 
-    response = browser.post(
-        "/accounts/password_change/",
-        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
-    )
+    with committed():
+        response = browser.post(
+            "/accounts/password_change/",
+            {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        )
     assert response.status_code == 302
     assert response["Location"] == "/accounts/password_change/done/"
     fresh_here = refresh_cookie(browser)
@@ -227,15 +246,19 @@ def test_admin_password_form_logs_out_the_user(admin_client, alice, bob, other_d
     assert admin_client.get("/admin/").status_code == 200
 
 
-def test_admin_changing_their_own_password_stays_signed_in_here_only(root, admin_client, bob, bob_device):
+def test_admin_changing_their_own_password_stays_signed_in_here_only(
+    root, admin_client, bob, bob_device, committed
+):
     before = versions(root, bob)
     root_elsewhere = refresh_cookie(signed_in("root"))
     old_here = refresh_cookie(admin_client)
+    assert admin_client.get("/admin/").status_code == 200
 
-    response = admin_client.post(
-        f"/admin/tokens_app/user/{root.pk}/password/",
-        {"usable_password": "true", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
-    )
+    with committed():
+        response = admin_client.post(
+            f"/admin/tokens_app/user/{root.pk}/password/",
+            {"usable_password": "true", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+        )
 
     assert response.status_code == 302, response.content
     assert token_version(root) == before["root"] + 1
