@@ -18,11 +18,11 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 from django.views.generic.edit import FormView
 
-from . import flows, revocation
+from . import audit, flows, revocation
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError
-from .models import LoginSession
+from .models import AuditEvent, LoginSession
 from .tokens import verify_refresh
 
 
@@ -140,6 +140,14 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 class PasswordResetView(auth_views.PasswordResetView):
     token_generator = reset_token_generator
     success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # The audit trail names the accounts a reset was asked for; the
+        # answer above is the same whether or not the address exists.
+        for user in form.get_users(form.cleaned_data["email"]):
+            audit.record(AuditEvent.Kind.PASSWORD_RESET_REQUESTED, user=user, request=self.request)
+        return response
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
