@@ -621,3 +621,29 @@ def test_an_authenticated_page_request_costs_no_query(
         response = client.get("/")
     assert response.status_code == 200
     assert b"Hello, alice" in response.content
+
+
+# --- what else the audit trail records ------------------------------------------------------------
+
+
+def test_failed_logins_are_in_the_audit_trail_without_the_password(alice, caplog):
+    login(Client(REMOTE_ADDR="192.0.2.9"), "alice", "not her password")
+    Client(REMOTE_ADDR="192.0.2.10").post("/api/auth/login/", {"username": "nobody", "password": "guess"})
+
+    events = AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_FAILED).order_by("id")
+    assert [(e.detail["username"], e.ip_address, e.user) for e in events] == [
+        ("alice", "192.0.2.9", None),
+        ("nobody", "192.0.2.10", None),
+    ]
+    assert "not her password" not in caplog.text
+    assert "not her password" not in str([e.detail for e in events])
+
+
+def test_password_reset_requests_are_audited_for_existing_accounts_only(alice):
+    Client().post("/accounts/password_reset/", {"email": "nobody@example.com"})
+    assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.PASSWORD_RESET_REQUESTED).exists()
+
+    Client(REMOTE_ADDR="192.0.2.9").post("/accounts/password_reset/", {"email": "alice@example.com"})
+
+    event = AuditEvent.objects.get(kind=AuditEvent.Kind.PASSWORD_RESET_REQUESTED)
+    assert (event.user, event.ip_address) == (alice, "192.0.2.9")

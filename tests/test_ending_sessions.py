@@ -38,7 +38,7 @@ from tests.sessions_support import (
 from tokens_app import revocation
 from tokens_app.models import AuditEvent, LoginSession
 from tokens_app.signals import tokens_revoked
-from tokens_app.tokens import verify_refresh
+from tokens_app.tokens import verify_access, verify_refresh
 
 NEW_PASSWORD = "a new and rather long passphrase 42"
 
@@ -659,3 +659,40 @@ def test_refused_refresh_after_force_logout_redirects_pages_to_login(alice, othe
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/accounts/sessions/"
     assert api_refresh(other_device).json()["code"] == "token_revoked"
+
+
+# --- how fast a revocation takes effect (the README's claims) ---------------------------------------
+
+
+def test_without_immediate_revocation_an_issued_access_token_lives_until_it_expires(alice, settings):
+    settings.TOKENS_IMMEDIATE_REVOCATION = False
+    browser = signed_in("alice")
+    access = verify_access(browser.cookies["access_token"].value)
+    assert access.exp - access.iat == 5 * 60  # ACCESS_TOKEN_EXPIRY
+
+    run_force_logout("alice")
+
+    # A page that needs only who the user is still answers from the token...
+    assert browser.get("/").status_code == 200
+    # ...but anything that loads the user re-checks token_version at once.
+    assert browser.get("/api/auth/me/").status_code == 401
+    # Once the access token is gone (expired), the refresh is refused.
+    del browser.cookies["access_token"]
+    response = browser.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/"
+
+
+def test_with_immediate_revocation_the_next_request_is_refused(alice, settings, committed):
+    settings.TOKENS_IMMEDIATE_REVOCATION = True
+    browser = signed_in("alice")
+    assert browser.get("/").status_code == 200
+
+    with committed():
+        run_force_logout("alice")
+
+    response = browser.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/"
+    assert response.cookies["access_token"].value == ""
+    assert signed_in("alice").get("/").status_code == 200
