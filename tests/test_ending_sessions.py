@@ -696,3 +696,26 @@ def test_with_immediate_revocation_the_next_request_is_refused(alice, settings, 
     assert response["Location"] == "/accounts/login/?next=/"
     assert response.cookies["access_token"].value == ""
     assert signed_in("alice").get("/").status_code == 200
+
+
+def test_a_version_read_that_races_a_bump_does_not_overwrite_the_cache(
+    alice, settings, committed, monkeypatch
+):
+    settings.TOKENS_IMMEDIATE_REVOCATION = True
+    stale_browser = signed_in("alice")
+    read_from_database = revocation._database_version
+
+    def read_then_bump(user_id):
+        version = read_from_database(user_id)  # 0, read just before...
+        with committed():
+            run_force_logout("alice")  # ...the bump commits and writes 1 through
+        return version
+
+    monkeypatch.setattr(revocation, "_database_version", read_then_bump)
+    stale_browser.get("/")  # the cache miss that raced the bump
+    monkeypatch.undo()
+
+    # The stale read did not replace the newer version: new logins work,
+    # the old browser is refused.
+    assert signed_in("alice").get("/").status_code == 200
+    assert stale_browser.get("/").status_code == 302
