@@ -647,3 +647,30 @@ def test_password_reset_requests_are_audited_for_existing_accounts_only(alice):
 
     event = AuditEvent.objects.get(kind=AuditEvent.Kind.PASSWORD_RESET_REQUESTED)
     assert (event.user, event.ip_address) == (alice, "192.0.2.9")
+
+
+def test_with_immediate_revocation_an_ended_device_is_refused_at_its_next_request(
+    alice, settings, django_capture_on_commit_callbacks
+):
+    settings.TOKENS_IMMEDIATE_REVOCATION = True
+    here, phone = device(), device(user_agent=IPHONE)
+    assert phone.get("/").status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert here.delete(f"/api/auth/sessions/{session_of(phone).pk}/").status_code == 204
+
+    response = phone.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/"
+    assert here.get("/").status_code == 200
+
+
+def test_without_immediate_revocation_an_ended_device_keeps_its_access_token_until_expiry(alice, settings):
+    settings.TOKENS_IMMEDIATE_REVOCATION = False
+    here, phone = device(), device(user_agent=IPHONE)
+
+    here.delete(f"/api/auth/sessions/{session_of(phone).pk}/")
+
+    assert phone.get("/").status_code == 200  # at most ACCESS_TOKEN_EXPIRY more
+    del phone.cookies[ACCESS]
+    assert phone.get("/").status_code == 302  # the refresh is refused at once

@@ -148,6 +148,16 @@ def test_password_reset_link_works_only_once(alice):
     assert token_version(alice) == version
 
 
+def test_a_reset_link_mailed_before_a_force_logout_no_longer_works(alice):
+    Client().post("/accounts/password_reset/", {"email": "alice@example.com"})
+    link = reset_link_from_outbox()
+    run_force_logout("alice")
+
+    page = Client().get(link)
+
+    assert page.context["validlink"] is False
+
+
 def test_password_reset_request_answers_the_same_for_known_and_unknown_addresses(alice):
     answers = []
     for address in ("alice@example.com", "nobody@example.com"):
