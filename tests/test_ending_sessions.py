@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import time
+from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -216,7 +217,7 @@ def test_changepassword_command_logs_out_every_browser(alice, bob, other_device,
     # Django's changepassword reads the password twice with getpass.getpass().
     monkeypatch.setattr("getpass.getpass", lambda prompt="": NEW_PASSWORD)
 
-    call_command("changepassword", "alice", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("changepassword", "alice", stdout=StringIO())
 
     alice.refresh_from_db()
     assert alice.check_password(NEW_PASSWORD)
@@ -421,7 +422,7 @@ def test_force_logout_needs_the_change_permission(viewer, alice, other_device):
 def test_forcing_out_a_staff_member_ends_their_admin_access_at_the_next_request(root, admin_client):
     assert admin_client.get("/admin/").status_code == 200
 
-    call_command("force_logout", "root", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("force_logout", "root", stdout=StringIO())
 
     # The access token has not expired, but the admin loads the user from the
     # database and the stale token_version turns them anonymous.
@@ -489,8 +490,6 @@ def test_api_logout_all_without_a_session_is_401(alice):
 
 
 def run_force_logout(*args) -> str:
-    from io import StringIO
-
     out = StringIO()
     call_command("force_logout", *args, stdout=out)
     return out.getvalue()
