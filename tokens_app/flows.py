@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -157,6 +158,9 @@ def log_out(request, *, reason: str = "logout") -> None:
 
 def log_out_everywhere(request, user) -> int:
     """End every session of ``user``, this one included."""
+    # request.user is a lazy TokenUser: loaded only after the bump, it would
+    # find its own token stale and turn anonymous. Load the row first.
+    user = get_user_model()._default_manager.get(pk=user.pk)
     return revocation.bump_token_version(user, reason="logout_all", actor=user, request=request)
 
 

@@ -42,6 +42,15 @@ def _cache_set(key: str, value, timeout: int) -> None:
         logger.warning("cache unavailable: could not write %s", key, exc_info=True)
 
 
+def _cache_add(key: str, value, timeout: int) -> None:
+    """Cache a value read from the database unless a write-through got there
+    first: a read that raced a bump must not overwrite the newer version."""
+    try:
+        cache.add(key, value, timeout)
+    except Exception:
+        logger.warning("cache unavailable: could not write %s", key, exc_info=True)
+
+
 def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
     """End every session of ``user``: one atomic ``token_version + 1``.
 
@@ -127,7 +136,7 @@ def ensure_not_revoked(claims: Claims) -> None:
         version = found.get(keys[0])
         if version is None:
             version = _database_version(claims.sub)
-            _cache_set(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+            _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
     if session_ended or version != claims.ver:
         raise TokenRevoked()
 

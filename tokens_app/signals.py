@@ -44,8 +44,22 @@ def _end_sessions_on_password_or_deactivation(sender, instance, created, raw=Fal
     instance._tokens_deactivating = False
 
 
+def _audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
+    """user_login_failed (sent by ``authenticate()``, for the login page and
+    the API alike): a line in the audit trail with the name that was tried.
+    Only the username is kept; Django has masked the password already."""
+    from . import audit
+    from .models import AuditEvent
+
+    username = str(credentials.get("username", ""))[:150]
+    audit.record(AuditEvent.Kind.LOGIN_FAILED, request=request, username=username)
+
+
 def connect_receivers(user_model) -> None:
+    from django.contrib.auth.signals import user_login_failed
     from django.db.models.signals import post_save, pre_save
+
+    user_login_failed.connect(_audit_failed_login, dispatch_uid="tokens_app.audit_login_failed")
 
     pre_save.connect(_remember_deactivation, sender=user_model, dispatch_uid="tokens_app.deactivation")
     post_save.connect(

@@ -144,9 +144,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("password_reset_done")
 
     def form_valid(self, form):
+        response = super().form_valid(form)
+        # The audit trail names the accounts a reset was asked for; the
+        # answer above is the same whether or not the address exists.
         for user in form.get_users(form.cleaned_data["email"]):
             audit.record(AuditEvent.Kind.PASSWORD_RESET_REQUESTED, user=user, request=self.request)
-        return super().form_valid(form)
+        return response
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
