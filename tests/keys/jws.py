@@ -50,14 +50,15 @@ def claims_for(user, *, typ: str = "access", issuer: str = "authproject", **extr
     return claims
 
 
-def sign(header: dict, payload: dict, key) -> str:
-    """Compact JWS with ``header["alg"]``; ``key`` is bytes (HS*), a private key object, or None."""
+def sign(header: dict, payload: dict, key, *, using: str | None = None) -> str:
+    """Compact JWS signed as ``using`` (default: ``header["alg"]``); ``key`` is bytes (HS*),
+    a private key object, or None (no signature)."""
     signing_input = (
         b64(json.dumps(header, separators=(",", ":")).encode())
         + "."
         + b64(json.dumps(payload, separators=(",", ":")).encode())
     ).encode()
-    alg = header.get("alg")
+    alg = using or header.get("alg")
     if alg == "none" or key is None:
         signature = b""
     elif alg.startswith("HS"):
