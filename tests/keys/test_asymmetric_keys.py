@@ -243,48 +243,59 @@ def test_generate_secrets_asks_for_a_key_file():
         call_command("generate_secrets", algorithm="EdDSA", stdout=io.StringIO())
 
 
-def test_key_pair_rotation_procedure_in_the_docs_step_by_step(alice, tmp_path, use_keys):
-    """docs/key-rotation.md, "Rotating the key pair", steps 1-4."""
+def test_key_pair_rotation_procedure_in_the_docs_step_by_step(alice, tmp_path, settings, use_keys):
+    """docs/key-rotation.md, "Rotating the key pair", steps 1-6."""
     doc = DOC.read_text()
     for step in (
         "1. **Make a new key pair.**",
-        "2. **Make it current and keep the old public key as a fallback.**",
-        "3. **Delete the old private key**",
-        "4. **Wait**",
+        "2. **Publish the new public key.**",
+        "3. **Wait the JWKS max-age**",
+        "4. **Sign with the new key and keep the old public key as a fallback.**",
+        "5. **Delete the old private key**",
+        "6. **Wait one access token lifetime**",
     ):
         assert step in doc, f"the test follows {step!r}: keep the docs and this test in step"
     quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
     old_key = tmp_path / "access-2026-11.pem"
     call_command("generate_secrets", algorithm="EdDSA", key_file=str(old_key), key_only=True, **quiet)
     use_keys("EdDSA")
-    from django.conf import settings
-
     settings.TOKENS_ACCESS_PRIVATE_KEY_FILE = str(old_key)
     before = Client()
     sign_in(before)
     before = api_client_of(before)
+    [old_jwk] = jwks()["keys"]
 
     # 1. Make a new key pair.
     new_key = tmp_path / "access-2026-12.pem"
     call_command("generate_secrets", algorithm="EdDSA", key_file=str(new_key), key_only=True, **quiet)
 
-    # 2. Make it current and keep the old public key as a fallback (restart).
+    # 2. Publish the new public key (restart).
+    settings.TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES = [str(tmp_path / "access-2026-12.pem.pub")]
+    published = jwks()["keys"]
+    assert [key["kid"] for key in published][0] == old_jwk["kid"], "still signing with the old key"
+    assert len(published) == 2
+    new_kid = published[1]["kid"]
+    assert me(before).status_code == 200
+
+    # 3. Wait the JWKS max-age (resource servers: see test_resource_server.py).
+    # 4. Sign with the new key and keep the old public key as a fallback (restart).
     settings.TOKENS_ACCESS_PRIVATE_KEY_FILE = str(new_key)
     settings.TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES = [str(tmp_path / "access-2026-11.pem.pub")]
-    assert len(jwks()["keys"]) == 2
+    assert [key["kid"] for key in jwks()["keys"]] == [new_kid, old_jwk["kid"]]
     assert me(before).status_code == 200, "nobody is signed out by the rotation"
     after = Client()
-    sign_in(after)
+    access, _ = sign_in(after)
+    assert kid_of(access) == new_kid
     after = api_client_of(after)
     assert me(after).status_code == 200
 
-    # 3. Delete the old private key: the old tokens still verify from the .pub file.
+    # 5. Delete the old private key: the old tokens still verify from the .pub file.
     old_key.unlink()
     assert token_checks() == [], "no tokens_app warning once only the .pub file is a fallback"
     assert me(before).status_code == 200
 
-    # 4. Wait, then remove the old public key (restart).
+    # 6. Wait one access token lifetime, then remove the old public key (restart).
     settings.TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES = []
-    assert len(jwks()["keys"]) == 1
+    assert [key["kid"] for key in jwks()["keys"]] == [new_kid]
     assert me(before).status_code == 401
     assert me(after).status_code == 200
