@@ -13,8 +13,8 @@ TOKENS_REFRESH_SECRET_FALLBACKS  []                           old refresh keys s
 TOKENS_ALGORITHM                 "HS256"                      HMAC algorithm of refresh tokens
 TOKENS_ACCESS_ALGORITHM          TOKENS_ALGORITHM             HS256, or EdDSA / ES256 / RS256 (key files)
 TOKENS_ACCESS_PRIVATE_KEY_FILE   ""                           PEM private key signing access tokens
-TOKENS_ACCESS_PUBLIC_KEY_        []                           PEM files of retired access keys still
-  FALLBACK_FILES                                              accepted (public part used)
+TOKENS_ACCESS_PUBLIC_KEY_        []                           PEM files of other accepted access keys
+  FALLBACK_FILES                                              (retired or next; public part used)
 TOKENS_AUDIENCE                  None                         ``aud`` of access tokens, checked if set
 TOKENS_JWKS_MAX_AGE              300 (seconds)                Cache-Control max-age of the JWKS
 TOKENS_ACCESS_LIFETIME           5 minutes                    lifetime of an access token

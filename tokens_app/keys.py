@@ -31,6 +31,7 @@ from types import MappingProxyType
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import app_settings
@@ -89,7 +90,7 @@ def hmac_key_id(secret: str | bytes) -> str:
     return base64.urlsafe_b64encode(digest[:12]).decode()
 
 
-def _jwk_members(public_key) -> dict[str, str]:
+def _jwk_members(public_key: PublicKeyTypes) -> dict[str, str]:
     """The members RFC 7638 hashes, for each supported key type."""
     if isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
         crv = "Ed25519" if isinstance(public_key, ed25519.Ed25519PublicKey) else "Ed448"
@@ -114,7 +115,7 @@ def _jwk_members(public_key) -> dict[str, str]:
     raise TypeError(f"unsupported key type {type(public_key).__name__}")
 
 
-def jwk_thumbprint(public_key) -> str:
+def jwk_thumbprint(public_key: PublicKeyTypes) -> str:
     """RFC 7638: SHA-256 of the required members, sorted, without whitespace."""
     canonical = json.dumps(_jwk_members(public_key), sort_keys=True, separators=(",", ":"))
     return _b64(hashlib.sha256(canonical.encode()).digest())
@@ -138,7 +139,9 @@ def _read_pem(path: str, source: str) -> bytes:
         raise ImproperlyConfigured(f"{source}: cannot read {path!r} ({exc.strerror}).") from None
 
 
-def load_private_key(path: str, algorithm: str, *, source: str = "ACCESS_TOKEN_PRIVATE_KEY_FILE"):
+def load_private_key(
+    path: str, algorithm: str, *, source: str = "ACCESS_TOKEN_PRIVATE_KEY_FILE"
+) -> PrivateKeyTypes:
     """The private key in the PEM file at ``path``, checked against ``algorithm``."""
     try:
         private_key = serialization.load_pem_private_key(_read_pem(path, source), password=None)
@@ -150,7 +153,9 @@ def load_private_key(path: str, algorithm: str, *, source: str = "ACCESS_TOKEN_P
     return private_key
 
 
-def load_public_key(path: str, algorithm: str, *, source: str = "ACCESS_TOKEN_PUBLIC_KEY_FALLBACK_FILES"):
+def load_public_key(
+    path: str, algorithm: str, *, source: str = "ACCESS_TOKEN_PUBLIC_KEY_FALLBACK_FILES"
+) -> PublicKeyTypes:
     """The public key in the PEM file at ``path``; a private key file gives its public half."""
     pem = _read_pem(path, source)
     try:

@@ -7,7 +7,8 @@ token that names a device session (``sid``) and is only honoured by
 
 Every token carries ``sub``, ``ver`` (the user's token_version at issue),
 ``typ``, ``sid``, ``iat``, ``exp``, ``jti`` and ``iss``; the header carries
-``kid`` so that keys can be rotated without a mass logout.
+``kid`` so that keys can be rotated without a mass logout. Which keys sign
+and verify (HMAC secrets, or a key pair for access tokens) is keys.py's job.
 """
 
 from __future__ import annotations
