@@ -299,3 +299,35 @@ def test_key_pair_rotation_procedure_in_the_docs_step_by_step(alice, tmp_path, s
     assert [key["kid"] for key in jwks()["keys"]] == [new_kid]
     assert me(before).status_code == 401
     assert me(after).status_code == 200
+
+
+def test_key_files_are_parsed_once_not_per_request(alice, key_pairs, use_keys, monkeypatch):
+    from tokens_app import keys
+
+    keys.asymmetric_keyring.cache_clear()
+    parsed = []
+    real_private, real_public = (
+        keys.serialization.load_pem_private_key,
+        keys.serialization.load_pem_public_key,
+    )
+
+    def counting(real):
+        def load(data, *args, **kwargs):
+            parsed.append(real.__name__)
+            return real(data, *args, **kwargs)
+
+        return load
+
+    monkeypatch.setattr(keys.serialization, "load_pem_private_key", counting(real_private))
+    monkeypatch.setattr(keys.serialization, "load_pem_public_key", counting(real_public))
+    current, previous, _ = key_pairs["ES256"]
+    use_keys("ES256", current, fallbacks=[previous.public])
+    client = Client()
+    sign_in(client)
+    api = api_client_of(client)
+
+    for _ in range(3):
+        assert me(api).status_code == 200
+    assert jwks()["keys"]
+
+    assert sorted(parsed) == ["load_pem_private_key", "load_pem_public_key"]
