@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
 
-from tokens_app import views
+from tokens_app import jwks, views
 from tokens_app.urls import api_urlpatterns
 
 admin.site.site_header = "authproject administration"
@@ -27,4 +27,5 @@ urlpatterns = [
     path("admin/logout/", views.LogoutView.as_view()),
     path("admin/", admin.site.urls),
     path("healthz/", healthz),
+    path(".well-known/jwks.json", jwks.jwks, name="jwks"),
 ]

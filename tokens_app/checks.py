@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
-from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
+from . import keys
 from .conf import app_settings
 
 MIDDLEWARE_PATH = "tokens_app.middleware.TokenAuthenticationMiddleware"
@@ -27,17 +28,31 @@ MESSAGES = {
         "Add token_version = models.PositiveIntegerField(default=0, editable=False) to it.",
     ),
     "E004": (
-        "Access and refresh tokens are signed with the same key.",
-        "Set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET to two different values "
-        "(`python manage.py generate_secrets`).",
+        "Access and refresh tokens are signed with the same key ({names}).",
+        "Set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET (and their _FALLBACKS) to different "
+        "values (`python manage.py generate_secrets`): an access token must never pass as a refresh token.",
     ),
     "E005": (
         "The access token lifetime ({access}) is not shorter than the refresh token lifetime ({refresh}).",
         "Set ACCESS_TOKEN_EXPIRY well below REFRESH_TOKEN_EXPIRY (defaults: 5m and 14d).",
     ),
+    "E006": (
+        "The access token keys cannot be loaded: {error}",
+        "Fix ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_PRIVATE_KEY_FILE and "
+        "ACCESS_TOKEN_PUBLIC_KEY_FALLBACK_FILES (docs/key-rotation.md).",
+    ),
     "W001": (
         "The {name} key is shorter than 32 bytes.",
         "Use a random key of at least 32 bytes; `python manage.py generate_secrets` prints one.",
+    ),
+    "W006": (
+        "The RSA {name} key has {bits} bits.",
+        "Use RSA keys of at least 2048 bits (generate_secrets makes 3072), or EdDSA.",
+    ),
+    "W007": (
+        "The access key fallback file {path} holds a private key.",
+        "A retired key only verifies: keep its public half (the .pub file generate_secrets wrote) "
+        "in ACCESS_TOKEN_PUBLIC_KEY_FALLBACK_FILES and delete the private key.",
     ),
     "W002": (
         "Auth cookies are sent without the Secure attribute while DEBUG is off.",
@@ -88,15 +103,49 @@ def check_user_model(app_configs=None, **kwargs):
     return []
 
 
+def _named_secrets(kind: str, current: str, fallbacks: list[str]) -> list[tuple[str, str]]:
+    return [(kind, current)] + [(f"{kind} fallback #{n}", key) for n, key in enumerate(fallbacks, 1)]
+
+
 @register(Tags.security)
 def check_keys(app_configs=None, **kwargs):
     errors = []
-    access, refresh = app_settings.ACCESS_SECRET, app_settings.REFRESH_SECRET
-    for name, key in (("access", access), ("refresh", refresh)):
+    secrets = _named_secrets("refresh", app_settings.REFRESH_SECRET, app_settings.REFRESH_SECRET_FALLBACKS)
+    access_secrets = []
+    if app_settings.ACCESS_ALGORITHM not in keys.ASYMMETRIC_ALGORITHMS:
+        access_secrets = _named_secrets(
+            "access", app_settings.ACCESS_SECRET, app_settings.ACCESS_SECRET_FALLBACKS
+        )
+    for name, key in access_secrets + secrets:
         if len(key.encode()) < MIN_KEY_BYTES:
             errors.append(_message(Warning, "W001", name=name))
-    if access == refresh:
-        errors.append(_message(Error, "E004"))
+    shared = [
+        f"{access_name} = {refresh_name}"
+        for access_name, access in access_secrets
+        for refresh_name, refresh in secrets
+        if access == refresh
+    ]
+    if shared:
+        errors.append(_message(Error, "E004", names=", ".join(shared)))
+    errors += _check_access_key_files()
+    return errors
+
+
+def _check_access_key_files() -> list:
+    try:
+        keyring = keys.access_keyring()
+    except ImproperlyConfigured as exc:
+        return [_message(Error, "E006", error=exc)]
+    errors = []
+    for number, key in enumerate(keyring.keys.values()):
+        size = getattr(key.verifying, "key_size", None)
+        if keyring.algorithm == "RS256" and size is not None and size < keys.MIN_RSA_BITS:
+            name = "access" if number == 0 else f"access fallback #{number}"
+            errors.append(_message(Warning, "W006", name=name, bits=size))
+    if keyring.algorithm in keys.ASYMMETRIC_ALGORITHMS:
+        for path in app_settings.ACCESS_PUBLIC_KEY_FALLBACK_FILES:
+            if keys.holds_private_key(path):
+                errors.append(_message(Warning, "W007", path=path))
     return errors
 
 

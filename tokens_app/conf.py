@@ -10,7 +10,13 @@ TOKENS_ACCESS_SECRET             (required)                   HMAC key for acces
 TOKENS_REFRESH_SECRET            (required)                   HMAC key for refresh tokens
 TOKENS_ACCESS_SECRET_FALLBACKS   []                           old access keys still accepted
 TOKENS_REFRESH_SECRET_FALLBACKS  []                           old refresh keys still accepted
-TOKENS_ALGORITHM                 "HS256"                      the one algorithm tokens are signed with
+TOKENS_ALGORITHM                 "HS256"                      HMAC algorithm of refresh tokens
+TOKENS_ACCESS_ALGORITHM          TOKENS_ALGORITHM             HS256, or EdDSA / ES256 / RS256 (key files)
+TOKENS_ACCESS_PRIVATE_KEY_FILE   ""                           PEM private key signing access tokens
+TOKENS_ACCESS_PUBLIC_KEY_        []                           PEM files of other accepted access keys
+  FALLBACK_FILES                                              (retired or next; public part used)
+TOKENS_AUDIENCE                  None                         ``aud`` of access tokens, checked if set
+TOKENS_JWKS_MAX_AGE              300 (seconds)                Cache-Control max-age of the JWKS
 TOKENS_ACCESS_LIFETIME           5 minutes                    lifetime of an access token
 TOKENS_REFRESH_LIFETIME          14 days                      refresh token / idle session life
 TOKENS_LEEWAY                    10 seconds                   clock skew tolerated on exp/iat
@@ -61,6 +67,26 @@ class _Settings:
     @property
     def ALGORITHM(self) -> str:
         return getattr(settings, "TOKENS_ALGORITHM", "HS256")
+
+    @property
+    def ACCESS_ALGORITHM(self) -> str:
+        return getattr(settings, "TOKENS_ACCESS_ALGORITHM", None) or self.ALGORITHM
+
+    @property
+    def ACCESS_PRIVATE_KEY_FILE(self) -> str:
+        return str(getattr(settings, "TOKENS_ACCESS_PRIVATE_KEY_FILE", "") or "")
+
+    @property
+    def ACCESS_PUBLIC_KEY_FALLBACK_FILES(self) -> list[str]:
+        return [str(path) for path in getattr(settings, "TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES", [])]
+
+    @property
+    def AUDIENCE(self) -> str | None:
+        return getattr(settings, "TOKENS_AUDIENCE", None) or None
+
+    @property
+    def JWKS_MAX_AGE(self) -> int:
+        return getattr(settings, "TOKENS_JWKS_MAX_AGE", 300)
 
     @property
     def ACCESS_LIFETIME(self) -> timedelta:

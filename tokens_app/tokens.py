@@ -7,16 +7,14 @@ token that names a device session (``sid``) and is only honoured by
 
 Every token carries ``sub``, ``ver`` (the user's token_version at issue),
 ``typ``, ``sid``, ``iat``, ``exp``, ``jti`` and ``iss``; the header carries
-``kid`` so that keys can be rotated without a mass logout.
+``kid`` so that keys can be rotated without a mass logout. Which keys sign
+and verify (HMAC secrets, or a key pair for access tokens) is keys.py's job.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import hashlib
-import hmac
 import json
 import re
 import uuid
@@ -27,6 +25,7 @@ import jwt
 
 from .conf import app_settings
 from .exceptions import TokenError, TokenExpired
+from .keys import Keyring, access_keyring, hmac_key_id, refresh_keyring
 
 ACCESS = "access"
 REFRESH = "refresh"
@@ -70,31 +69,15 @@ class IssuedToken:
     claims: Claims
 
 
-@dataclass(frozen=True)
-class _Key:
-    kid: str
-    secret: bytes
-
-
 def key_id(secret: str | bytes) -> str:
-    """A stable public name for a key: an HMAC of a fixed label, never the key itself."""
-    raw = secret.encode() if isinstance(secret, str) else secret
-    digest = hmac.new(raw, b"tokens_app key id", hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:12]).decode()
+    """The ``kid`` of an HMAC key (see keys.py)."""
+    return hmac_key_id(secret)
 
 
-@functools.lru_cache(maxsize=16)
-def _keyring(current: str, fallbacks: tuple[str, ...]) -> tuple[_Key, dict[str, _Key]]:
-    keys = [_Key(key_id(secret), secret.encode()) for secret in (current, *fallbacks)]
-    return keys[0], {key.kid: key for key in keys}
-
-
-def _keys_for(typ: str) -> tuple[_Key, dict[str, _Key]]:
-    # Cached on the secret values themselves, so a settings override takes
-    # effect at once and the steady state does no hashing per request.
-    if typ == ACCESS:
-        return _keyring(app_settings.ACCESS_SECRET, tuple(app_settings.ACCESS_SECRET_FALLBACKS))
-    return _keyring(app_settings.REFRESH_SECRET, tuple(app_settings.REFRESH_SECRET_FALLBACKS))
+def _keyring(typ: str) -> Keyring:
+    # Cached in keys.py on the configured values, so a settings override takes
+    # effect at once and the steady state parses and hashes nothing per request.
+    return access_keyring() if typ == ACCESS else refresh_keyring()
 
 
 def _issue(typ: str, user, *, session_id: str, jti: str | None, now: datetime | None) -> IssuedToken:
@@ -110,7 +93,7 @@ def _issue(typ: str, user, *, session_id: str, jti: str | None, now: datetime | 
         jti=jti or uuid.uuid4().hex,
         username=user.get_username(),
     )
-    key, _ = _keys_for(typ)
+    keyring = _keyring(typ)
     payload = {
         "iss": app_settings.ISSUER,
         "sub": claims.sub,
@@ -122,7 +105,11 @@ def _issue(typ: str, user, *, session_id: str, jti: str | None, now: datetime | 
         "jti": claims.jti,
         "name": claims.username,
     }
-    token = jwt.encode(payload, key.secret, algorithm=app_settings.ALGORITHM, headers={"kid": key.kid})
+    audience = app_settings.AUDIENCE if typ == ACCESS else None
+    if audience:
+        payload["aud"] = audience
+    key = keyring.current
+    token = jwt.encode(payload, key.signing, algorithm=keyring.algorithm, headers={"kid": key.kid})
     return IssuedToken(token=token, claims=claims)
 
 
@@ -158,22 +145,26 @@ def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise TokenError("malformed header") from None
 
+    keyring = _keyring(typ)
     kid = header.get("kid")
-    if header.get("alg") != app_settings.ALGORITHM or _FORBIDDEN_HEADERS & header.keys():
+    # One algorithm per keyring, chosen by us: a token never picks its own
+    # (no "none", no HS256 made with a published public key as the secret).
+    if header.get("alg") != keyring.algorithm or _FORBIDDEN_HEADERS & header.keys():
         raise TokenError("header not allowed")
     if not isinstance(kid, str) or not _KID.match(kid):
         raise TokenError("bad kid")
-    _, keys = _keys_for(typ)
-    key = keys.get(kid)
+    key = keyring.get(kid)
     if key is None:
         raise TokenError("unknown kid")
 
+    audience = app_settings.AUDIENCE if typ == ACCESS else None
     try:
         payload = jwt.decode(
             raw,
-            key.secret,
-            algorithms=[app_settings.ALGORITHM],
+            key.verifying,
+            algorithms=[keyring.algorithm],
             issuer=app_settings.ISSUER,
+            audience=audience,
             # Expiry is checked below against ``now`` so tests can pass a time.
             options={"require": list(_REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False},
         )

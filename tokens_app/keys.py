@@ -1,0 +1,270 @@
+"""Signing keys: which key signs, which keys still verify, and their public names.
+
+A *keyring* is the current key (signs new tokens) plus fallbacks (only verify
+tokens issued before a rotation, until those expire), each named by a ``kid``:
+
+- HMAC (``HS256``): the secrets from settings; ``kid`` is an HMAC of a fixed
+  label under the key, so it names the key without revealing it.
+- Asymmetric (``EdDSA``, ``ES256``, ``RS256``, access tokens only): the private
+  key from a PEM file signs; fallback PEM files (public keys, or private keys
+  of which only the public half is used) verify; ``kid`` is the RFC 7638 JWK
+  thumbprint, the name other services see in our JWKS.
+
+Keyrings are built once per distinct configuration and cached, so a request
+never parses PEM or hashes a secret; a settings override (tests) or a restart
+(deployments) with other values builds a new one. This module does not import
+PyJWT: ``tokens.py`` passes the prepared key objects to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import app_settings
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
+MIN_RSA_BITS = 2048
+
+_PUBLIC_TYPES = {
+    "EdDSA": (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey),
+    "ES256": (ec.EllipticCurvePublicKey,),
+    "RS256": (rsa.RSAPublicKey,),
+}
+_KEY_NAMES = {"EdDSA": "an Ed25519 key", "ES256": "an EC P-256 key", "RS256": "an RSA key"}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a keyring.
+
+    ``signing`` is the secret (HMAC) or private key object; None for a
+    fallback that only verifies. ``verifying`` is the secret or public key
+    object. ``jwk`` is the public JWK (asymmetric keys only).
+    """
+
+    kid: str
+    algorithm: str
+    verifying: object = field(repr=False)
+    signing: object | None = field(default=None, repr=False)
+    jwk: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Keyring:
+    algorithm: str
+    current: Key
+    keys: Mapping[str, Key]
+
+    def get(self, kid: str) -> Key | None:
+        return self.keys.get(kid)
+
+    @property
+    def public_jwks(self) -> list[dict[str, str]]:
+        """The public JWKs, current key first; empty for HMAC keyrings."""
+        return [dict(key.jwk) for key in self.keys.values() if key.jwk is not None]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hmac_key_id(secret: str | bytes) -> str:
+    """A stable public name for an HMAC key: an HMAC of a fixed label, never the key itself."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    digest = hmac.new(raw, b"tokens_app key id", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode()
+
+
+def _jwk_members(public_key: PublicKeyTypes) -> dict[str, str]:
+    """The members RFC 7638 hashes, for each supported key type."""
+    if isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        crv = "Ed25519" if isinstance(public_key, ed25519.Ed25519PublicKey) else "Ed448"
+        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"crv": crv, "kty": "OKP", "x": _b64(raw)}
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        numbers = public_key.public_numbers()
+        size = (public_key.curve.key_size + 7) // 8
+        return {
+            "crv": "P-256",
+            "kty": "EC",
+            "x": _b64(numbers.x.to_bytes(size, "big")),
+            "y": _b64(numbers.y.to_bytes(size, "big")),
+        }
+    if isinstance(public_key, rsa.RSAPublicKey):
+        numbers = public_key.public_numbers()
+
+        def unsigned(value: int) -> bytes:
+            return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+
+        return {"e": _b64(unsigned(numbers.e)), "kty": "RSA", "n": _b64(unsigned(numbers.n))}
+    raise TypeError(f"unsupported key type {type(public_key).__name__}")
+
+
+def jwk_thumbprint(public_key: PublicKeyTypes) -> str:
+    """RFC 7638: SHA-256 of the required members, sorted, without whitespace."""
+    canonical = json.dumps(_jwk_members(public_key), sort_keys=True, separators=(",", ":"))
+    return _b64(hashlib.sha256(canonical.encode()).digest())
+
+
+def _check_type(public_key, algorithm: str, source: str) -> None:
+    if not isinstance(public_key, _PUBLIC_TYPES[algorithm]):
+        raise ImproperlyConfigured(
+            f"{source} holds a {type(public_key).__name__}, but ACCESS_TOKEN_ALGORITHM={algorithm} "
+            f"needs {_KEY_NAMES[algorithm]}. Generate one with "
+            f"`python manage.py generate_secrets --algorithm {algorithm} --key-file PATH`."
+        )
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and not isinstance(public_key.curve, ec.SECP256R1):
+        raise ImproperlyConfigured(f"{source} is on curve {public_key.curve.name}; ES256 needs P-256.")
+
+
+def _read_pem(path: str, source: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{source}: cannot read {path!r} ({exc.strerror}).") from None
+
+
+def load_private_key(
+    path: str, algorithm: str, *, source: str = "ACCESS_TOKEN_PRIVATE_KEY_FILE"
+) -> PrivateKeyTypes:
+    """The private key in the PEM file at ``path``, checked against ``algorithm``."""
+    try:
+        private_key = serialization.load_pem_private_key(_read_pem(path, source), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(
+            f"{source}: {path!r} is not an unencrypted PEM private key ({exc})."
+        ) from None
+    _check_type(private_key.public_key(), algorithm, source)
+    return private_key
+
+
+def load_public_key(
+    path: str, algorithm: str, *, source: str = "ACCESS_TOKEN_PUBLIC_KEY_FALLBACK_FILES"
+) -> PublicKeyTypes:
+    """The public key in the PEM file at ``path``; a private key file gives its public half."""
+    pem = _read_pem(path, source)
+    try:
+        public_key = serialization.load_pem_public_key(pem)
+    except ValueError:
+        try:
+            public_key = serialization.load_pem_private_key(pem, password=None).public_key()
+        except (ValueError, TypeError) as exc:
+            raise ImproperlyConfigured(
+                f"{source}: {path!r} is not a PEM public or private key ({exc})."
+            ) from None
+    _check_type(public_key, algorithm, source)
+    return public_key
+
+
+def holds_private_key(path: str) -> bool:
+    """Whether a fallback file carries a private key it does not need (for a system check)."""
+    try:
+        return b"PRIVATE KEY-----" in Path(path).read_bytes()
+    except OSError:
+        return False
+
+
+def _asymmetric_key(algorithm: str, public_key, private_key=None) -> Key:
+    kid = jwk_thumbprint(public_key)
+    jwk = {**_jwk_members(public_key), "kid": kid, "alg": algorithm, "use": "sig"}
+    return Key(
+        kid=kid, algorithm=algorithm, verifying=public_key, signing=private_key, jwk=MappingProxyType(jwk)
+    )
+
+
+def _ring(algorithm: str, keys: list[Key]) -> Keyring:
+    by_kid: dict[str, Key] = {}
+    for key in keys:
+        by_kid.setdefault(key.kid, key)  # a fallback equal to the current key adds nothing
+    return Keyring(algorithm=algorithm, current=keys[0], keys=MappingProxyType(by_kid))
+
+
+@functools.lru_cache(maxsize=16)
+def hmac_keyring(algorithm: str, current: str, fallbacks: tuple[str, ...]) -> Keyring:
+    keys = []
+    for secret in (current, *fallbacks):
+        raw = secret.encode()
+        keys.append(Key(kid=hmac_key_id(raw), algorithm=algorithm, verifying=raw, signing=raw))
+    return _ring(algorithm, keys)
+
+
+@functools.lru_cache(maxsize=16)
+def asymmetric_keyring(algorithm: str, private_key_file: str, fallback_files: tuple[str, ...]) -> Keyring:
+    if not private_key_file:
+        raise ImproperlyConfigured(
+            f"ACCESS_TOKEN_ALGORITHM={algorithm} needs ACCESS_TOKEN_PRIVATE_KEY_FILE, the path of a PEM "
+            f"private key (`python manage.py generate_secrets --algorithm {algorithm} --key-file PATH`)."
+        )
+    private_key = load_private_key(private_key_file, algorithm)
+    keys = [_asymmetric_key(algorithm, private_key.public_key(), private_key)]
+    keys += [_asymmetric_key(algorithm, load_public_key(path, algorithm)) for path in fallback_files]
+    return _ring(algorithm, keys)
+
+
+def access_keyring() -> Keyring:
+    algorithm = app_settings.ACCESS_ALGORITHM
+    if algorithm in ASYMMETRIC_ALGORITHMS:
+        return asymmetric_keyring(
+            algorithm,
+            app_settings.ACCESS_PRIVATE_KEY_FILE,
+            tuple(app_settings.ACCESS_PUBLIC_KEY_FALLBACK_FILES),
+        )
+    if algorithm not in HMAC_ALGORITHMS:
+        raise ImproperlyConfigured(
+            f"ACCESS_TOKEN_ALGORITHM={algorithm!r} is not supported: use HS256 (the default), "
+            "EdDSA, ES256 or RS256."
+        )
+    return hmac_keyring(algorithm, app_settings.ACCESS_SECRET, tuple(app_settings.ACCESS_SECRET_FALLBACKS))
+
+
+def refresh_keyring() -> Keyring:
+    # Refresh tokens only ever come back to us: a shared secret is enough.
+    return hmac_keyring(
+        app_settings.ALGORITHM, app_settings.REFRESH_SECRET, tuple(app_settings.REFRESH_SECRET_FALLBACKS)
+    )
+
+
+def generate_private_key_pem(algorithm: str) -> bytes:
+    """A fresh private key for ``algorithm`` as unencrypted PKCS#8 PEM."""
+    if algorithm == "EdDSA":
+        private_key = ed25519.Ed25519PrivateKey.generate()
+    elif algorithm == "ES256":
+        private_key = ec.generate_private_key(ec.SECP256R1())
+    elif algorithm == "RS256":
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    else:
+        raise ValueError(algorithm)
+    return private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def public_pem(private_pem: bytes) -> bytes:
+    public_key = serialization.load_pem_private_key(private_pem, password=None).public_key()
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def write_secret_file(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> None:
+    """Write ``data`` readable by its owner only (0600), from the first byte on."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode on O_TRUNC
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
