@@ -47,8 +47,13 @@ def assert_error(response, status: int, code: str) -> None:
 
 def assert_cleared(response) -> None:
     for name in (ACCESS, REFRESH):
-        assert response.cookies[name].value == ""
-        assert response.cookies[name]["max-age"] == 0
+        morsel = response.cookies[name]
+        assert morsel.value == ""
+        assert morsel["max-age"] == 0
+        # Deleted with the attributes they were set with, or the browser keeps them.
+        assert (morsel["path"], morsel["domain"], morsel["samesite"]) == ("/", "", "Lax")
+        assert morsel["secure"] is True
+        assert morsel["httponly"] is True
 
 
 def close_to(iso: str, expected: datetime) -> bool:

@@ -23,12 +23,20 @@ def attributes(morsel) -> dict:
     return {key: morsel[key] for key in morsel if key not in ("max-age", "expires")}
 
 
-def assert_cleared(response) -> None:
+def assert_cleared(response, *, default_attributes: bool = True) -> None:
+    """Both cookies deleted, with the attributes login sets them with by default."""
     for name in (ACCESS, REFRESH):
         morsel = response.cookies[name]
         assert morsel.value == ""
         assert morsel["max-age"] == 0
         assert morsel["expires"] == EPOCH
+        if not default_attributes:
+            continue
+        assert morsel["path"] == "/"
+        assert morsel["domain"] == ""
+        assert morsel["samesite"] == "Lax"
+        assert morsel["secure"] is True
+        assert morsel["httponly"] is True
 
 
 def expire_access(client: Client, user) -> str:
@@ -121,6 +129,20 @@ def test_login_refuses_an_unsafe_next_and_goes_home(alice, target):
     assert response["Location"] == "/"
 
 
+def test_signing_in_over_bad_old_cookies_sets_fresh_ones(alice):
+    client = Client()
+    client.cookies[ACCESS] = "garbage"
+    client.cookies[REFRESH] = "garbage"
+    assert client.get("/accounts/login/").status_code == 200
+
+    response = login(client)
+
+    assert response.status_code == 302
+    assert verify_access(response.cookies[ACCESS].value).username == "alice"
+    assert verify_refresh(response.cookies[REFRESH].value)
+    assert client.get("/").status_code == 200
+
+
 def test_wrong_password_shows_the_form_again_without_cookies(alice):
     response = Client().post("/accounts/login/", {"username": "alice", "password": "wrong"})
     assert response.status_code == 200
@@ -184,7 +206,7 @@ def test_cookies_are_deleted_with_the_attributes_they_were_set_with(alice, setti
     set_response = login(client)
     clear_response = client.post("/accounts/logout/")
 
-    assert_cleared(clear_response)
+    assert_cleared(clear_response, default_attributes=False)
     for name in (ACCESS, REFRESH):
         assert attributes(clear_response.cookies[name]) == attributes(set_response.cookies[name])
     expected_domain = overrides.get("TOKENS_COOKIE_DOMAIN", "")
@@ -245,7 +267,12 @@ def test_expired_access_token_is_refreshed_silently_on_a_get(alice, alice_client
     assert new_refresh not in ("", old_refresh)
     assert verify_access(new_access).username == "alice"
     assert 5 * 60 - 1 <= response.cookies[ACCESS]["max-age"] <= 5 * 60
-    assert response.cookies[REFRESH]["httponly"] is True
+    assert 14 * 86400 - 1 <= response.cookies[REFRESH]["max-age"] <= 14 * 86400
+    for name in (ACCESS, REFRESH):
+        assert response.cookies[name]["httponly"] is True
+        assert response.cookies[name]["secure"] is True
+        assert response.cookies[name]["samesite"] == "Lax"
+        assert response.cookies[name]["path"] == "/"
     assert LoginSession.objects.get().rotations == 1
 
 
