@@ -31,7 +31,7 @@ def real(alice) -> dict:
 
 
 def _claims(real: dict, kind: str, **overrides) -> dict:
-    return forge.claims(real["user"], typ=kind, sid=real["sid"], **overrides)
+    return forge.claims(real["user"], typ=kind, **{"sid": real["sid"], **overrides})
 
 
 def _deactivate(real: dict, kind: str) -> str:
@@ -86,6 +86,28 @@ CASES: dict[str, tuple[Callable[[dict, str], str], str, str]] = {
         "token_invalid",
         "token_invalid",
     ),
+    # Validly signed claims of the right type that no column or datetime can
+    # hold: only a token we never issued looks like this; still a 401, not a 500.
+    "sub-not-a-user-id": (
+        lambda real, kind: forge.token(_claims(real, kind, sub="abc"), typ=kind),
+        "token_invalid",
+        "token_invalid",
+    ),
+    "sub-out-of-range": (
+        lambda real, kind: forge.token(_claims(real, kind, sub="1" * 40), typ=kind),
+        "token_invalid",
+        "token_invalid",
+    ),
+    "sid-not-a-session-id": (
+        lambda real, kind: forge.token(_claims(real, kind, sid="not-a-uuid"), typ=kind),
+        "token_invalid",
+        "token_invalid",
+    ),
+    "exp-after-year-9999": (
+        lambda real, kind: forge.token(_claims(real, kind, exp=10**15), typ=kind),
+        "token_invalid",
+        "token_invalid",
+    ),
     "missing-user": (
         lambda real, kind: forge.token(forge.claims(None, typ=kind, sid=real["sid"]), typ=kind),
         "token_revoked",
@@ -117,11 +139,12 @@ def test_bad_cookie_sends_the_browser_to_login(real, settings, case, kind):
     name = ACCESS if kind == "access" else REFRESH
     value = CASES[case][0](real, kind)
 
-    response = Client().get("/", HTTP_COOKIE=_cookie_header(name, value))
+    for page in ("/", "/accounts/sessions/"):
+        response = Client().get(page, HTTP_COOKIE=_cookie_header(name, value))
 
-    assert response.status_code == 302
-    assert response["Location"] == "/accounts/login/?next=/"
-    _assert_cleared(response, name)
+        assert response.status_code == 302
+        assert response["Location"] == f"/accounts/login/?next={page}"
+        _assert_cleared(response, name)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -282,6 +282,24 @@ def test_token_with_a_claim_of_the_wrong_type_is_refused(user, claim, value):
         verify_access(raw)
 
 
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [
+        ("sub", "abc"),
+        ("sub", "1" * 40),
+        ("sub", ""),
+        ("sid", "not-a-uuid"),
+        ("sid", ""),
+        ("exp", 10**15),
+        ("iat", -1),
+    ],
+)
+def test_token_with_a_claim_value_no_user_session_or_datetime_can_hold_is_refused(user, claim, value):
+    raw = forge.token(forge.claims(user, **{claim: value}), typ="access")
+    with pytest.raises(TokenError):
+        verify_access(raw)
+
+
 def test_payload_that_is_not_an_object_is_refused(user, settings):
     header = {"alg": "HS256", "kid": key_id(settings.TOKENS_ACCESS_SECRET)}
     with pytest.raises(TokenError):
