@@ -20,7 +20,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 from django.test import Client
 
-from authproject.environment import SECRET_NAMES, env_duration, load_secrets, parse_duration
+from authproject.environment import (
+    SECRET_NAMES,
+    database_from_url,
+    env_duration,
+    load_secrets,
+    parse_duration,
+)
 from tokens_app.checks import MESSAGES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,12 +94,28 @@ def test_a_missing_duration_takes_the_default(monkeypatch):
     assert env_duration("REFRESH_TOKEN_EXPIRY", "14d") == timedelta(days=14)
 
 
-def test_default_lifetimes_are_five_minutes_and_fourteen_days(settings):
-    # tests/environment.py sets no expiry, so these are the settings' defaults.
-    if "ACCESS_TOKEN_EXPIRY" in os.environ or "REFRESH_TOKEN_EXPIRY" in os.environ:
-        pytest.fail("the test run must not set ACCESS_TOKEN_EXPIRY or REFRESH_TOKEN_EXPIRY")
-    assert settings.TOKENS_ACCESS_LIFETIME == timedelta(minutes=5)
-    assert settings.TOKENS_REFRESH_LIFETIME == timedelta(days=14)
+# DATABASE_URL ---------------------------------------------------------------------------------------------
+
+
+def test_database_url_sqlite_relative_and_absolute(tmp_path):
+    relative = database_from_url("sqlite:///db.sqlite3", base_dir=tmp_path)
+    assert relative["ENGINE"] == "django.db.backends.sqlite3"
+    assert relative["NAME"] == tmp_path / "db.sqlite3"
+    absolute = database_from_url("sqlite:////var/lib/app/db.sqlite3", base_dir=tmp_path)
+    assert absolute["NAME"] == Path("/var/lib/app/db.sqlite3")
+
+
+def test_database_url_postgres_with_credentials_and_options(tmp_path):
+    db = database_from_url("postgres://us%40r:p%3Ass@db.example:5433/app?sslmode=require", base_dir=tmp_path)
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["NAME"], db["USER"], db["PASSWORD"]) == ("app", "us@r", "p:ss")
+    assert (db["HOST"], db["PORT"]) == ("db.example", "5433")
+    assert db["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_database_url_with_an_unknown_scheme_says_what_is_supported(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL scheme 'mysql'"):
+        database_from_url("mysql://localhost/app", base_dir=tmp_path)
 
 
 # Secrets in development: generated once, kept, reused ------------------------------------------------
@@ -163,13 +185,15 @@ def test_production_ignores_a_leftover_development_file(no_secrets, tmp_path):
 # Start-up, in a real process with a controlled environment ----------------------------------------
 
 
-def _run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
+def _run(args: list[str], **overrides: str | None) -> subprocess.CompletedProcess:
+    """Run Python in the project root with only the environment given (None unsets)."""
     ours = {*SECRET_NAMES, "AUTHPROJECT_THROWAWAY_SECRETS", "ACCESS_TOKEN_EXPIRY", "REFRESH_TOKEN_EXPIRY"}
     env = {k: v for k, v in os.environ.items() if k not in ours and not k.startswith("DJANGO_")}
     env.update(
         DJANGO_SETTINGS_MODULE="authproject.settings", DJANGO_DEBUG="0", DJANGO_ALLOWED_HOSTS="testserver"
     )
     env.update(overrides)
+    env = {k: v for k, v in env.items() if v is not None}
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -177,12 +201,6 @@ def _run(args: list[str], **overrides: str) -> subprocess.CompletedProcess:
 
 SETUP = ["-c", "import django; django.setup(); print('started')"]
 TEST_SECRETS = {name: os.environ[name] for name in SECRET_NAMES}
-
-
-def test_production_starts_with_every_secret_set():
-    result = _run(SETUP, **TEST_SECRETS)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "started"
 
 
 @pytest.mark.parametrize("missing", SECRET_NAMES)
@@ -204,11 +222,41 @@ def test_manage_py_check_in_production_without_secrets_says_what_to_set():
         assert name in last
 
 
-@pytest.mark.parametrize("variable", ["ACCESS_TOKEN_EXPIRY", "REFRESH_TOKEN_EXPIRY", "DJANGO_DEBUG"])
+@pytest.mark.parametrize("variable", ["REFRESH_TOKEN_EXPIRY", "DJANGO_DEBUG"])
 def test_junk_in_a_setting_stops_start_up_naming_the_variable(variable):
     result = _run(SETUP, **TEST_SECRETS, **{variable: "soonish"})
     assert result.returncode != 0
     assert f"{variable}='soonish'" in result.stderr
+
+
+SHOW_SETTINGS = [
+    "-c",
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(int(s.TOKENS_ACCESS_LIFETIME.total_seconds()), int(s.TOKENS_REFRESH_LIFETIME.total_seconds()), "
+    "s.DEBUG, s.ALLOWED_HOSTS, s.DATABASES['default']['ENGINE'])",
+]
+
+
+def test_production_starts_with_every_secret_set_and_defaults_to_5m_14d_on_sqlite():
+    result = _run(SHOW_SETTINGS, **TEST_SECRETS, DATABASE_URL=None)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(" ", 3)[:3] == ["300", str(14 * 86400), "False"]
+    assert result.stdout.rstrip().endswith("django.db.backends.sqlite3")
+
+
+def test_lifetimes_and_hosts_come_from_the_environment():
+    result = _run(
+        SHOW_SETTINGS,
+        **TEST_SECRETS,
+        ACCESS_TOKEN_EXPIRY="15m",
+        REFRESH_TOKEN_EXPIRY="7d",
+        DJANGO_ALLOWED_HOSTS="a.example, b.example",
+        DATABASE_URL="postgres://u:p@db.example:5433/name",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        f"900 {7 * 86400} False ['a.example', 'b.example'] django.db.backends.postgresql"
+    )
 
 
 # generate_secrets ---------------------------------------------------------------------------------
