@@ -29,6 +29,12 @@ def csrf_api_client() -> tuple[APIClient, str]:
     return client, client.cookies["csrftoken"].value
 
 
+def csrf_api_login(client: APIClient, token: str) -> str:
+    """Log in with the CSRF token; return the token to use from now on (login rotates it)."""
+    assert api_login(client, HTTP_X_CSRFTOKEN=token).status_code == 200
+    return client.cookies["csrftoken"].value
+
+
 @pytest.fixture
 def api(alice) -> APIClient:
     client = APIClient()
@@ -127,6 +133,20 @@ def test_login_with_a_wrong_csrf_token_is_refused(alice):
     assert_error(api_login(client, HTTP_X_CSRFTOKEN="x" * 32), 403, "permission_denied")
 
 
+def test_login_rotates_the_csrf_token_like_django_login_does(alice, django_user_model):
+    # A csrftoken planted before login (say, by a sibling subdomain) must not
+    # be good for the signed-in session.
+    client, planted = csrf_api_client()
+
+    response = api_login(client, HTTP_X_CSRFTOKEN=planted)
+
+    fresh = response.cookies["csrftoken"].value
+    assert fresh
+    assert fresh != planted
+    assert_error(client.post("/api/auth/logout-all/", HTTP_X_CSRFTOKEN=planted), 403, "permission_denied")
+    assert client.post("/api/auth/logout-all/", HTTP_X_CSRFTOKEN=fresh).status_code == 200
+
+
 def test_csrf_endpoint_sets_the_csrftoken_cookie_readable_by_scripts(db):
     response = APIClient().get("/api/auth/csrf/")
     assert response.status_code == 200
@@ -188,7 +208,7 @@ def test_refresh_after_the_user_deactivated_is_refused(api, alice):
 
 def test_refresh_without_csrf_token_is_refused(alice):
     client, token = csrf_api_client()
-    assert api_login(client, HTTP_X_CSRFTOKEN=token).status_code == 200
+    token = csrf_api_login(client, token)
 
     assert_error(client.post("/api/auth/refresh/"), 403, "permission_denied")
     assert LoginSession.objects.get().rotations == 0
@@ -212,7 +232,7 @@ def test_logout_clears_cookies_and_the_old_refresh_token_is_revoked(api):
 
 def test_logout_without_csrf_token_is_refused(alice):
     client, token = csrf_api_client()
-    api_login(client, HTTP_X_CSRFTOKEN=token)
+    csrf_api_login(client, token)
     assert_error(client.post("/api/auth/logout/"), 403, "permission_denied")
     assert LoginSession.objects.get().revoked_at is None
 
@@ -259,7 +279,7 @@ def test_me_sees_a_password_change_at_once_because_it_loads_the_user(api, alice)
 
 def test_unsafe_authenticated_request_without_csrf_token_is_refused(alice, django_user_model):
     client, token = csrf_api_client()
-    api_login(client, HTTP_X_CSRFTOKEN=token)
+    csrf_api_login(client, token)
 
     response = client.post("/api/auth/logout-all/")
 
@@ -270,7 +290,7 @@ def test_unsafe_authenticated_request_without_csrf_token_is_refused(alice, djang
 
 def test_unsafe_authenticated_request_with_csrf_token_is_honoured(alice, django_user_model):
     client, token = csrf_api_client()
-    api_login(client, HTTP_X_CSRFTOKEN=token)
+    token = csrf_api_login(client, token)
 
     response = client.post("/api/auth/logout-all/", HTTP_X_CSRFTOKEN=token)
 
@@ -281,7 +301,7 @@ def test_unsafe_authenticated_request_with_csrf_token_is_honoured(alice, django_
 
 def test_deleting_a_session_without_csrf_token_is_refused(alice):
     client, token = csrf_api_client()
-    api_login(client, HTTP_X_CSRFTOKEN=token)
+    csrf_api_login(client, token)
     session = LoginSession.objects.get()
     assert_error(client.delete(f"/api/auth/sessions/{session.pk}/"), 403, "permission_denied")
     session.refresh_from_db()
@@ -290,5 +310,5 @@ def test_deleting_a_session_without_csrf_token_is_refused(alice):
 
 def test_safe_authenticated_request_needs_no_csrf_token(alice):
     client, token = csrf_api_client()
-    api_login(client, HTTP_X_CSRFTOKEN=token)
+    csrf_api_login(client, token)
     assert client.get("/api/auth/me/").status_code == 200

@@ -91,6 +91,18 @@ def test_login_with_csrf_token_signs_in(alice):
     assert client.get("/").status_code == 200
 
 
+def test_login_rotates_the_csrf_cookie_like_django_login_does(alice):
+    client = csrf_client()
+    planted = csrf_token(client)
+
+    csrf_login(client)
+
+    assert csrf_token(client) != planted
+    refused = client.post("/accounts/logout/", {"csrfmiddlewaretoken": planted})
+    assert refused.status_code == 403
+    assert client.post("/accounts/logout/", {"csrfmiddlewaretoken": csrf_token(client)}).status_code == 302
+
+
 def test_login_without_next_goes_home(alice):
     response = login(Client())
     assert response.status_code == 302
