@@ -304,6 +304,28 @@ def test_a_refreshed_browser_uses_its_new_cookies_without_rotating_again(alice, 
     assert LoginSession.objects.get().rotations == 1
 
 
+def test_garbage_access_cookie_with_a_valid_refresh_cookie_is_refreshed(alice_client):
+    alice_client.cookies[ACCESS] = "garbage"
+    response = alice_client.get("/")
+    assert response.status_code == 200
+    assert verify_access(response.cookies[ACCESS].value).username == "alice"
+
+
+def test_two_tabs_refreshing_with_the_same_old_cookies_both_stay_signed_in(alice, alice_client):
+    expire_access(alice_client, alice)
+    other_tab = Client()
+    for name in (ACCESS, REFRESH):
+        other_tab.cookies[name] = alice_client.cookies[name].value
+
+    first = alice_client.get("/")
+    second = other_tab.get("/")
+
+    assert first.status_code == 200
+    assert second.status_code == 200
+    assert verify_access(second.cookies[ACCESS].value).username == "alice"
+    assert LoginSession.objects.get().revoked_at is None
+
+
 @pytest.mark.urls("tests.urls_echo")
 def test_form_posted_with_an_expired_access_token_still_arrives(alice):
     client = csrf_client()
@@ -375,6 +397,7 @@ def test_an_expired_session_redirects_to_login(alice, alice_client):
     response = alice_client.get("/")
     assert response.status_code == 302
     assert_cleared(response)
+    assert b"Your session has expired" in alice_client.get(response["Location"]).content
 
 
 # Logout ----------------------------------------------------------------------------------------
@@ -446,6 +469,18 @@ def test_non_staff_user_is_sent_to_login_from_the_admin(alice_client):
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
     assert alice_client.get(response["Location"])["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+
+
+def test_admin_refreshes_an_expired_access_token_silently(make_user):
+    root = make_user("root", is_staff=True, is_superuser=True)
+    client = Client()
+    login(client, "root")
+    expire_access(client, root)
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 200
+    assert verify_access(response.cookies[ACCESS].value).username == "root"
 
 
 def test_admin_sees_a_demotion_at_once_even_with_a_valid_access_token(make_user, django_user_model):
