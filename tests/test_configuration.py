@@ -397,3 +397,29 @@ def test_demo_user_run_again_gets_a_new_password(db, settings):
     call_command("demo_user", stdout=second)
     assert first.getvalue() != second.getvalue()
     assert get_user_model().objects.filter(username="demo").count() == 1
+
+
+# The user model ---------------------------------------------------------------------------------------------
+
+
+def test_migrations_match_the_models(db):
+    out = io.StringIO()
+    call_command(
+        "makemigrations", "--check", "--dry-run", stdout=out
+    )  # exits non-zero on a missing migration
+    assert "No changes detected" in out.getvalue()
+
+
+def test_the_first_migration_creates_the_user_model_with_token_version():
+    from django.db.migrations.loader import MigrationLoader
+
+    first = MigrationLoader(None, ignore_no_migrations=True).get_migration("tokens_app", "0001_initial")
+    created = {op.name: dict(op.fields) for op in first.operations if op.__class__.__name__ == "CreateModel"}
+    field = created["User"]["token_version"]
+    assert field.__class__.__name__ == "PositiveIntegerField"
+    assert field.default == 0
+    assert get_user_model()._meta.label == "tokens_app.User"
+
+
+def test_a_new_user_starts_at_token_version_zero(make_user):
+    assert make_user("carol").token_version == 0
