@@ -175,6 +175,14 @@ def test_production_refuses_to_start_without_secrets_and_writes_nothing(no_secre
     assert not local.exists()
 
 
+def test_an_empty_secret_counts_as_missing(no_secrets, tmp_path, monkeypatch):
+    for name in SECRET_NAMES:
+        monkeypatch.setenv(name, "present")
+    monkeypatch.setenv("REFRESH_TOKEN_SECRET", "")
+    with pytest.raises(ImproperlyConfigured, match="REFRESH_TOKEN_SECRET"):
+        load_secrets(debug=False, local_file=tmp_path / "secrets.env")
+
+
 def test_production_ignores_a_leftover_development_file(no_secrets, tmp_path):
     local = tmp_path / "secrets.env"
     local.write_text("".join(f"{name}=dev-value-{name}\n" for name in SECRET_NAMES))
@@ -353,6 +361,14 @@ def test_long_access_tokens_without_immediate_revocation_is_a_warning(settings):
     assert "tokens_app.W004" in _ids()
     settings.TOKENS_IMMEDIATE_REVOCATION = True
     assert "tokens_app.W004" not in _ids()
+
+
+def test_immediate_revocation_with_a_per_process_cache_is_a_warning(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.TOKENS_IMMEDIATE_REVOCATION = True
+    assert "tokens_app.W005" in _ids()
+    settings.TOKENS_IMMEDIATE_REVOCATION = False
+    assert "tokens_app.W005" not in _ids()
 
 
 def test_missing_token_middleware_is_an_error(settings):
