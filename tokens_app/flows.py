@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.middleware.csrf import rotate_token
 
 from . import audit, revocation
 from .conf import app_settings
@@ -58,6 +59,10 @@ def log_in(request, user, *, now: datetime | None = None) -> TokenPair:
         refresh=issue_refresh(user, session_id=session.pk, jti=jti, now=now),
         user=user,
     )
+    if request is not None:
+        # As django.contrib.auth.login does: a CSRF token planted before
+        # login (by a sibling subdomain, say) is not good after it.
+        rotate_token(request)
     # Django's own receiver updates last_login; other apps may listen too.
     user_logged_in.send(sender=user.__class__, request=request, user=user)
     audit.record(AuditEvent.Kind.LOGIN, user=user, request=request, session=str(session.pk))

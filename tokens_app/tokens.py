@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import jwt
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 
 from .conf import app_settings
 from .exceptions import TokenError, TokenExpired
@@ -35,6 +37,7 @@ _REQUIRED_CLAIMS = ("sub", "ver", "typ", "sid", "iat", "exp", "jti", "iss")
 _FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+_MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ def _claims_from(payload: dict) -> Claims:
             raise TokenError(f"claim {name} has the wrong type")
         return value
 
-    return Claims(
+    claims = Claims(
         sub=typed("sub", str),
         ver=typed("ver", int),
         typ=typed("typ", str),
@@ -201,6 +204,18 @@ def _claims_from(payload: dict) -> Claims:
         jti=typed("jti", str),
         username=payload.get("name") if isinstance(payload.get("name"), str) else "",
     )
+    # A claim of the right type can still hold what no datetime, session id or
+    # user id column can (exp=10**15, sid="x", sub="abc"): refused here as an
+    # invalid token, not met later as a 500 in a view or a query.
+    if not (0 <= claims.iat <= _MAX_TIMESTAMP and 0 <= claims.exp <= _MAX_TIMESTAMP):
+        raise TokenError("time out of range")
+    try:
+        uuid.UUID(claims.sid)
+        pk = get_user_model()._meta.pk
+        pk.run_validators(pk.to_python(claims.sub))
+    except (ValueError, ValidationError):
+        raise TokenError("sub or sid out of range") from None
+    return claims
 
 
 def verify_access(raw: str | None, *, now: datetime | None = None) -> Claims:
