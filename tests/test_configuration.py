@@ -321,7 +321,7 @@ def test_same_key_for_access_and_refresh_is_an_error(settings):
     settings.TOKENS_REFRESH_SECRET = settings.TOKENS_ACCESS_SECRET
     messages = [m for m in run_checks() if m.id == "tokens_app.E004"]
     assert len(messages) == 1
-    assert messages[0].msg == MESSAGES["E004"][0]
+    assert messages[0].msg == MESSAGES["E004"][0].format(names="access = refresh")
     assert "ACCESS_TOKEN_SECRET" in messages[0].hint
     with pytest.raises(SystemCheckError, match="tokens_app.E004"):
         call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
