@@ -72,6 +72,7 @@ def test_signing_in_lands_on_the_page_asked_for_with_httponly_secure_lax_cookies
 
     expect(page).to_have_url(f"{live_server.url}/accounts/sessions/")
     expect(account_nav(page)).to_contain_text("Signed in as alice")
+    expect(message(page)).to_have_text("You are signed in.")
     expect(page.get_by_role("heading", name="Your devices")).to_be_visible()
 
     # Page scripts see the (deliberately readable) CSRF cookie, but no token.
@@ -282,13 +283,21 @@ def test_on_a_phone_the_pages_fit_the_screen(new_context, expect, alice, passwor
     expect(page.get_by_role("heading", name="Hello, alice")).to_be_visible()
     assert_no_horizontal_scroll(page)
     screenshot(page, "home-phone")
-    for path in ("/accounts/sessions/", "/accounts/password_change/", "/accounts/logout/"):
+    for path in ("/accounts/sessions/", "/accounts/password_change/", "/accounts/logout/", "/nowhere/"):
         page.goto(path)
         assert_no_horizontal_scroll(page)
+    page.goto("/accounts/sessions/")
+    # Without the table's header row, each value says what it is.
+    row = page.get_by_role("table").locator("tbody tr").first
+    expect(row).to_contain_text("Safari on iPhone")
+    ip_cell = row.locator("td").nth(1)
+    assert ip_cell.evaluate("td => getComputedStyle(td, '::before').content") == '"IP address: "'
+    screenshot(page, "sessions-phone")
     page.goto("/accounts/password_change/")
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_text("This field is required.").first).to_be_visible()
     assert_no_horizontal_scroll(page)
+    screenshot(page, "form-errors-phone")
 
 
 def test_a_keyboard_user_can_sign_in_and_skip_to_the_content(page, expect, alice, password, live_server):
@@ -310,6 +319,34 @@ def test_a_keyboard_user_can_sign_in_and_skip_to_the_content(page, expect, alice
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Your devices")).to_be_focused()
+
+
+def test_a_wrong_password_is_reported_on_the_form_and_the_username_kept(page, expect, alice, live_server):
+    sign_in(page, "alice", "not my password")
+    expect(page).to_have_url(f"{live_server.url}/accounts/login/")
+    expect(page.get_by_role("alert")).to_contain_text("Please enter a correct username and password.")
+    expect(page.get_by_label("Username")).to_have_value("alice")
+    expect(page.get_by_label("Password", exact=True)).to_have_value("")
+    assert not AUTH_COOKIES & set(cookies(page.context))
+
+
+def test_a_form_sent_without_its_csrf_cookie_explains_what_to_do(page, expect, alice, password):
+    page.goto("/accounts/login/")
+    page.context.clear_cookies(name="csrftoken")  # as after "clear cookies" with the page open
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password", exact=True).fill(password)
+    with page.expect_response("**/accounts/login/") as answer:
+        page.get_by_role("button", name="Sign in").click()
+    assert answer.value.status == 403
+    expect(page.get_by_role("heading", name="This form could not be sent")).to_be_visible()
+    expect(page.get_by_text("Go back, reload the page and try again.")).to_be_visible()
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 246, 248)"
+    assert not AUTH_COOKIES & set(cookies(page.context))
+
+    page.go_back()
+    page.reload()
+    sign_in(page, "alice", password)
+    expect(page.get_by_role("heading", name="Hello, alice")).to_be_visible()
 
 
 def test_home_page_greets_the_user_by_name(page, expect, alice, password, screenshot):
