@@ -12,6 +12,10 @@ context and keeps Secure cookies set by it, so nothing is relaxed here:
 
 Missing Chromium or Playwright skips these tests with the way to get them,
 unless TOKENS_REQUIRE_BROWSER_TESTS=1 (CI), where it is a failure.
+
+Run them:   python -m pytest tests/browser          (about 35 s)
+Screenshots: make screenshots   (writes docs/screenshots/*.png; commit them)
+Chromium elsewhere than /usr/bin/chromium: TOKENS_CHROMIUM=/path/to/chromium.
 """
 
 from __future__ import annotations
@@ -140,4 +144,6 @@ def expect(browser) -> Callable:
     """Playwright's ``expect`` (imported late: without Playwright the tests skip, not crash)."""
     from playwright.sync_api import expect
 
+    # CI machines are shared and slow; a real failure still shows within seconds.
+    expect.set_options(timeout=10_000)
     return expect
