@@ -50,7 +50,6 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         pair = flows.log_in(self.request, form.get_user())
-        messages.success(self.request, _("You are signed in."))
         response = HttpResponseRedirect(self.get_success_url())
         set_auth_cookies(response, pair)
         return response
