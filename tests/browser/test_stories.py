@@ -240,6 +240,8 @@ def test_an_admin_force_logout_sends_the_user_to_the_login_page_saying_why(
     expect(user).to_have_url(f"{live_server.url}/accounts/login/?next=/accounts/sessions/")
     expect(message(user)).to_contain_text(SESSION_ENDED)
     expect(user.get_by_text("Signed in as")).to_have_count(0)
+    if how == "button":
+        screenshot(user, "login-after-force-logout")
 
 
 def test_the_sessions_page_lists_both_browsers_and_ends_the_other_one(
