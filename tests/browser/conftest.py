@@ -7,8 +7,9 @@ process, so the ``settings`` fixture, the local-memory cache and
 
 Cookies: the tests run with DEBUG off, so the auth cookies are Secure, and the
 live server speaks plain http. Chromium treats http://localhost as a secure
-context and keeps Secure cookies set by it, so nothing is relaxed here:
-``test_login`` asserts that the cookies it gets are Secure and that they work.
+context (window.isSecureContext is true) and keeps Secure cookies set by
+it, so nothing is relaxed here: the sign-in story asserts that the cookies
+it gets are Secure and that they work.
 
 Missing Chromium or Playwright skips these tests with the way to get them,
 unless TOKENS_REQUIRE_BROWSER_TESTS=1 (CI), where it is a failure.
@@ -16,6 +17,7 @@ unless TOKENS_REQUIRE_BROWSER_TESTS=1 (CI), where it is a failure.
 Run them:   python -m pytest tests/browser          (about 35 s)
 Screenshots: make screenshots   (writes docs/screenshots/*.png; commit them)
 Chromium elsewhere than /usr/bin/chromium: TOKENS_CHROMIUM=/path/to/chromium.
+A fixed port for the live server: DJANGO_LIVE_TEST_SERVER_ADDRESS=localhost:8081.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-component-update",
     "--disable-sync",
+    # Containers often give /dev/shm 64 MB, too little for Chromium's renderer.
+    "--disable-dev-shm-usage",
 ]
 HOW_TO_GET_IT = (
     "install Debian's Chromium (apt-get install chromium fonts-dejavu-core) and the Python "
