@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint format bench
+.PHONY: install run test lint format bench screenshots
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ run: install
 # The test suite. Set DATABASE_URL/REDIS_URL to run it on PostgreSQL + Redis.
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser stories again, saving docs/screenshots/*.png (commit them when the pages change).
+screenshots: install
+	TOKENS_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,7 @@ whatever broke may be what the context would need."""
 from __future__ import annotations
 
 from django.http import HttpResponseServerError
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views import defaults
 
@@ -18,3 +19,13 @@ def page_not_found(request, exception):
 
 def server_error(request):
     return HttpResponseServerError(render_to_string("500.html"))
+
+
+def csrf_failure(request, reason=""):
+    """A form refused by the CSRF check, explained in the site's style.
+
+    Django's own page is a bare "CSRF verification failed" for developers; a
+    person needs to know what to do. The reason stays in the log (Django's
+    CSRF middleware logs it on django.security.csrf), never on the page.
+    """
+    return render(request, "403_csrf.html", status=403)

@@ -147,6 +147,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = False
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_COOKIE_SECURE = not DEBUG
+CSRF_FAILURE_VIEW = "authproject.errors.csrf_failure"
 SESSION_COOKIE_SECURE = not DEBUG  # unused (no sessions), kept true for check --deploy
 X_FRAME_OPTIONS = "DENY"
 

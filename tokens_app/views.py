@@ -157,9 +157,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     Django moves the token from the URL into the session to keep it out of
     Referer headers. With no sessions, the token stays in the URL and the page
-    is served with ``Referrer-Policy: no-referrer`` (it loads nothing from
-    other origins anyway). The token dies with the password change, so the
-    link works once.
+    is served with ``Referrer-Policy: strict-origin``: requests from it carry
+    the site's origin, never the path with the token. Not ``no-referrer``:
+    browsers then send ``Origin: null`` with the form's POST, which Django's
+    CSRF check rightly refuses (a real browser could not set its password).
+    The token dies with the password change, so the link works once.
     """
 
     token_generator = reset_token_generator
@@ -171,7 +173,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
             self.user, kwargs["token"]
         )
         response = FormView.dispatch(self, request, *args, **kwargs)
-        response["Referrer-Policy"] = "no-referrer"
+        response["Referrer-Policy"] = "strict-origin"
         return response
 
     def post(self, request, *args, **kwargs):
