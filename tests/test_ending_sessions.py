@@ -118,7 +118,7 @@ def test_password_reset_by_email_logs_out_every_browser(alice, bob, other_device
     form_page = browser.get(link)
     assert form_page.status_code == 200
     assert form_page.context["validlink"] is True
-    assert form_page["Referrer-Policy"] == "no-referrer"
+    assert form_page["Referrer-Policy"] == "strict-origin"
     response = browser.post(link, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
     assert response.status_code == 302
     assert response["Location"] == "/accounts/reset/done/"
