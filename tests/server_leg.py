@@ -35,26 +35,19 @@ def server_leg_required() -> bool:
     return os.environ.get(REQUIRE_ENV, "") == "1"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    server_items = [item for item in items if item.get_closest_marker("server")]
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if not item.get_closest_marker("server"):
+        return
     missing = missing_services()
     if not missing:
         return
     reason = "server leg: {} (needs PostgreSQL + Redis; see docs/production.md)".format("; ".join(missing))
-    for item in server_items:
-        if server_leg_required():
-            item.add_marker(pytest.mark.usefixtures("_server_leg_absent"))
-            item.stash[_reason_key] = reason
-        else:
-            item.add_marker(pytest.mark.skip(reason=reason))
+    if server_leg_required():
+        pytest.fail(f"{REQUIRE_ENV}=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
-@pytest.fixture
-def _server_leg_absent(request: pytest.FixtureRequest) -> None:
-    pytest.fail(f"{REQUIRE_ENV}=1 but {request.node.stash[_reason_key]}", pytrace=False)
-
-
-_reason_key = pytest.StashKey[str]()
 _ran_key = pytest.StashKey[int]()
 
 
