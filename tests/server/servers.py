@@ -204,5 +204,5 @@ class Browser:
             form={"username": username, "password": password, "csrfmiddlewaretoken": token},
         )
         assert response.status == 302, response.text
-        assert "access_token" in self.cookies and "refresh_token" in self.cookies
+        assert {"access_token", "refresh_token"} <= self.cookies.keys()
         return response
