@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(18101, 18190)
 
 
-def free_port(exclude: set[int] = frozenset()) -> int:
-    for port in PORTS:
+def free_port(exclude: set[int] = frozenset(), *, from_top: bool = False) -> int:
+    for port in reversed(PORTS) if from_top else PORTS:
         if port in exclude:
             continue
         with socket.socket() as sock:
@@ -39,8 +39,11 @@ def free_port(exclude: set[int] = frozenset()) -> int:
 
 
 def closed_port(exclude: set[int] = frozenset()) -> int:
-    """A port in our range with nothing listening: connecting is refused at once."""
-    return free_port(exclude)
+    """A port in our range with nothing listening: connecting is refused at once.
+
+    Taken from the top of the range, servers from the bottom: a server started
+    next must not land on it."""
+    return free_port(exclude, from_top=True)
 
 
 def database_url(name: str) -> str:
@@ -101,6 +104,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        # A worker stuck in a blocking call can outlive its master; the server
+        # runs in a process group of its own, so end whatever is left of it.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def start_gunicorn(env: dict[str, str], port: int, log: Path) -> Server:
@@ -112,6 +121,7 @@ def start_gunicorn(env: dict[str, str], port: int, log: Path) -> Server:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     server = Server(port, process, log)
     deadline = time.monotonic() + 30

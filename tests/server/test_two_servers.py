@@ -7,69 +7,19 @@ against a database of their own, created and migrated here and dropped after.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import pytest
-import redis
 
-from tests.server.servers import (
-    Browser,
-    create_database,
-    drop_database,
-    free_port,
-    manage,
-    start_gunicorn,
-)
+from tests.server.conftest import PASSWORD
+from tests.server.servers import Browser
 
 pytestmark = pytest.mark.server
 
-DATABASE = "authproject_prod_multi"
-PASSWORD = "multi server passphrase 7"
-CREATE_USERS = f"""
-from django.contrib.auth import get_user_model
-User = get_user_model()
-User.objects.create_user("alice", "alice@example.com", {PASSWORD!r})
-User.objects.create_superuser("admin", "admin@example.com", {PASSWORD!r})
-"""
 
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("multi")
-    prefix = f"authproject-multi-{os.getpid()}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": create_database(DATABASE),
-        "CACHE_KEY_PREFIX": prefix,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECURE_SSL_REDIRECT": "1",
-        "DJANGO_STATIC_ROOT": str(tmp / "static"),
-        "WEB_CONCURRENCY": "2",
-    }
-    started = []
-    try:
-        manage(env, "migrate", "--noinput")
-        manage(env, "collectstatic", "--noinput")
-        manage(env, "shell", "-c", CREATE_USERS)
-        first = start_gunicorn(env, free_port(), tmp / "a.log")
-        started.append(first)
-        second = start_gunicorn(env, free_port({first.port}), tmp / "b.log")
-        started.append(second)
-        yield first, second
-    finally:
-        for server in started:
-            server.stop()
-        drop_database(DATABASE)
-        client = redis.Redis.from_url(os.environ["REDIS_URL"])
-        keys = list(client.scan_iter(match=f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-
-
-def test_force_logout_on_one_server_is_refused_by_the_other_on_the_very_next_request(servers):
-    first, second = servers
+def test_force_logout_on_one_server_is_refused_by_the_other_on_the_very_next_request(app_servers):
+    first, second = app_servers.first, app_servers.second
     alice = Browser(first)
     alice.log_in("alice", PASSWORD)
 
@@ -105,8 +55,8 @@ def test_force_logout_on_one_server_is_refused_by_the_other_on_the_very_next_req
     assert refresh.set_cookies["refresh_token"] == ""
 
 
-def test_collected_static_files_are_served_by_whitenoise(servers):
-    first, _ = servers
+def test_collected_static_files_are_served_by_whitenoise(app_servers):
+    first = app_servers.first
     page = Browser(first).get("/accounts/login/")
     stylesheet = re.search(r'href="(/static/site\.[0-9a-f]{12}\.css)"', page.text)
     assert stylesheet, page.text
@@ -119,8 +69,8 @@ def test_collected_static_files_are_served_by_whitenoise(servers):
     assert "immutable" in css.headers["Cache-Control"]
 
 
-def test_the_access_log_records_requests_without_secrets(servers):
-    first, _ = servers
+def test_the_access_log_records_requests_without_secrets(app_servers):
+    first = app_servers.first
     Browser(first).get("/accounts/reset/MQ/c0ffee-0123456789abcdef/")
 
     deadline = time.monotonic() + 10  # the worker writes the line after answering
