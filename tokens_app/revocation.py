@@ -42,6 +42,13 @@ def _cache_set(key: str, value, timeout: int) -> None:
         logger.warning("cache unavailable: could not write %s", key, exc_info=True)
 
 
+def _cache_add(key: str, value, timeout: int) -> None:
+    try:
+        cache.add(key, value, timeout)
+    except Exception:
+        logger.warning("cache unavailable: could not write %s", key, exc_info=True)
+
+
 def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
     """End every session of ``user``: one atomic ``token_version + 1``.
 
@@ -130,6 +137,15 @@ def ensure_not_revoked(claims: Claims) -> None:
         session_ended = keys[1] in found
         version = found.get(keys[0])
         if version is None:
+            version = _database_version(claims.sub)
+            # add, not set: a bump that committed after our read has written
+            # the newer version already; ours must not overwrite it.
+            _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+        elif version < claims.ver:
+            # Versions only grow, so an entry below a version we signed is
+            # stale: a write-through lost to a cache outage, or overtaken by
+            # a concurrent bump's. Ask the database and repair the entry,
+            # rather than sign out every fresh session until it expires.
             version = _database_version(claims.sub)
             _cache_set(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
     if session_ended or version != claims.ver:
