@@ -12,10 +12,12 @@ import re
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 
 from tests.conftest import clear_cache, login
+from tokens_app import revocation
 
 NEW_PASSWORD = "an entirely new passphrase 42"
 
@@ -137,3 +139,40 @@ def test_steady_state_api_request_adds_no_query_for_authentication(alice_client,
     assert response.status_code == 200
     assert response.json()["user"]["email"] == "alice@example.com"
     assert 'FROM "tokens_app_user"' in captured.captured_queries[0]["sql"]
+
+
+def _version_key(user) -> str:
+    return f"tokens:ver:{user.pk}"
+
+
+def test_a_cached_version_older_than_the_token_is_repaired_not_obeyed(alice, committed):
+    # A bump whose write-through was lost (the cache was down at that moment)
+    # leaves the old version cached. Fresh sessions carry the new one, and
+    # must not be signed out for it.
+    committed(_force_logout, alice)
+    client = Client()
+    assert login(client).status_code == 302
+    cache.set(_version_key(alice), 0)
+
+    page = client.get("/")
+
+    assert page.status_code == 200
+    assert cache.get(_version_key(alice)) == 1
+
+
+def test_filling_the_cache_never_overwrites_a_newer_write_through(alice, alice_client, monkeypatch):
+    # A bump commits and writes through between this request's database read
+    # and its cache fill: the newer version must survive the fill.
+    read = revocation._database_version
+
+    def read_then_bump_elsewhere(user_id):
+        version = read(user_id)
+        cache.set(_version_key(alice), version + 1)
+        return version
+
+    monkeypatch.setattr(revocation, "_database_version", read_then_bump_elsewhere)
+    clear_cache()
+
+    alice_client.get("/")
+
+    assert cache.get(_version_key(alice)) == 1

@@ -15,7 +15,7 @@ from tests.conftest import login
 from tests.server.conftest import run_at_once
 from tokens_app.models import LoginSession
 from tokens_app.revocation import bump_token_version
-from tokens_app.tokens import verify_access, verify_refresh
+from tokens_app.tokens import issue_access, verify_access, verify_refresh
 
 pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
@@ -88,7 +88,9 @@ def test_a_bump_racing_a_refresh_never_leaves_an_old_version_token_alive(alice, 
 
 
 @pytest.mark.parametrize("round_", range(8))
-def test_two_concurrent_bumps_add_two_and_the_cache_ends_on_the_latest(alice, django_user_model, round_):
+def test_two_concurrent_bumps_add_two_and_only_the_latest_version_is_accepted(
+    alice, django_user_model, round_
+):
     before = django_user_model.objects.get(pk=alice.pk).token_version
     first, second = django_user_model.objects.get(pk=alice.pk), django_user_model.objects.get(pk=alice.pk)
 
@@ -100,8 +102,15 @@ def test_two_concurrent_bumps_add_two_and_the_cache_ends_on_the_latest(alice, dj
     after = django_user_model.objects.get(pk=alice.pk).token_version
     assert after == before + 2
     assert sorted(results) == [before + 1, before + 2]
-    # The write-through cache must not keep the intermediate version: that
-    # would accept tokens from between the bumps and refuse fresh logins.
-    assert cache.get(f"tokens:ver:{alice.pk}") == after
+    # Whichever write-through landed last, a fresh session works...
     fresh = _signed_in()
     assert fresh.get("/api/auth/me/").status_code == 200
+    assert cache.get(f"tokens:ver:{alice.pk}") == after
+    # ...and a token minted at the intermediate version is refused.
+    between = django_user_model.objects.get(pk=alice.pk)
+    between.token_version = before + 1
+    sid = verify_access(fresh.cookies["access_token"].value).sid
+    stale = Client()
+    stale.cookies["access_token"] = issue_access(between, session_id=sid).token
+    me = stale.get("/api/auth/me/")
+    assert (me.status_code, me.json()["code"]) == (401, "token_revoked")
