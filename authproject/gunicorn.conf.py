@@ -36,10 +36,11 @@ max_requests_jitter = 200
 # of making every worker crash in a loop.
 preload_app = True
 
-# Only the proxy that terminates TLS may say a request was HTTPS
-# (X-Forwarded-Proto, which SECURE_PROXY_SSL_HEADER trusts) or who the client
-# was (X-Forwarded-For, recorded in the audit log). Give its address(es) here,
-# comma-separated; "*" only when nothing but the proxy can reach gunicorn.
+# The addresses of the proxy that terminates TLS, comma-separated: only they
+# may set the scheme headers gunicorn honours (wsgi.url_scheme). Django reads
+# X-Forwarded-Proto itself (SECURE_PROXY_SSL_HEADER), so gunicorn must be
+# reachable by the proxy alone, and the proxy must overwrite that header.
+# "*" only on a private network where nothing else can connect.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/
