@@ -35,17 +35,25 @@ def server_leg_required() -> bool:
     return os.environ.get(REQUIRE_ENV, "") == "1"
 
 
+def _reason(missing: list[str]) -> str:
+    return "server leg: {} (needs PostgreSQL + Redis; see docs/production.md)".format("; ".join(missing))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    missing = missing_services()
+    if missing and not server_leg_required():
+        skip = pytest.mark.skip(reason=_reason(missing))
+        for item in items:
+            if item.get_closest_marker("server"):
+                item.add_marker(skip)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if not item.get_closest_marker("server"):
-        return
+    # Before any fixture: a missing service must not surface as a connection error.
     missing = missing_services()
-    if not missing:
-        return
-    reason = "server leg: {} (needs PostgreSQL + Redis; see docs/production.md)".format("; ".join(missing))
-    if server_leg_required():
-        pytest.fail(f"{REQUIRE_ENV}=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
+    if missing and server_leg_required() and item.get_closest_marker("server"):
+        pytest.fail(f"{REQUIRE_ENV}=1 but {_reason(missing)}", pytrace=False)
 
 
 _ran_key = pytest.StashKey[int]()
