@@ -7,14 +7,16 @@ costs no SQL at all; only a cache miss reads token_version, once.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
+import time
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 
 from tests.conftest import clear_cache, login
 from tokens_app import revocation
@@ -176,3 +178,37 @@ def test_filling_the_cache_never_overwrites_a_newer_write_through(alice, alice_c
     alice_client.get("/")
 
     assert cache.get(_version_key(alice)) == 1
+
+
+def _worker(name: str):
+    """The default cache as one worker process sees it: its own local memory."""
+    return override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": name}}
+    )
+
+
+def test_with_a_local_cache_another_worker_refuses_an_old_access_token_within_30_seconds(
+    alice, alice_client, committed, monkeypatch
+):
+    # The bound docs/production.md states for TOKENS_IMMEDIATE_REVOCATION
+    # forced on without a shared cache. Two "workers" are two local caches.
+    def browser() -> Client:  # the same cookies on every request, as a copied token would be
+        client = Client()
+        client.cookies = copy.deepcopy(alice_client.cookies)
+        return client
+
+    start = time.time()
+    with _worker("worker-b"):
+        assert browser().get("/").status_code == 200  # B caches version 0
+    with _worker("worker-a"):
+        committed(_force_logout, alice)  # A writes version 1 to its own cache
+        assert browser().get("/").status_code == 302  # A refuses at once
+
+    with _worker("worker-b"):
+        monkeypatch.setattr(time, "time", lambda: start + 29)
+        assert browser().get("/").status_code == 200  # B still trusts its copy
+        monkeypatch.setattr(time, "time", lambda: start + 31)
+        page = browser().get("/")
+
+    assert page.status_code == 302
+    assert page["Location"].startswith("/accounts/login/")

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -24,8 +25,9 @@ from tests.server.servers import (
 # Tests here carry ``pytestmark = pytest.mark.server``: they need PostgreSQL
 # + Redis, and tests/server_leg.py reports (or fails) them when absent.
 
-# The only database these tests create; dropped when they end.
-DATABASE = "authproject_prod_multi"
+# The only database these tests create (the run's DATABASE_URL name +
+# "_multi", so parallel runs do not collide); dropped when they end.
+DATABASE = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/") + "_multi"
 PASSWORD = "multi server passphrase 7"
 CREATE_USERS = f"""
 from django.contrib.auth import get_user_model
