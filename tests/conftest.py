@@ -29,9 +29,10 @@ def clear_cache() -> None:
     the database. Our keys all start with KEY_PREFIX (CACHE_KEY_PREFIX, set
     per run in tests/environment.py), so delete exactly those.
     """
-    from django.core.cache import cache
+    from django.core.cache import caches
     from django.core.cache.backends.redis import RedisCache
 
+    cache = caches["default"]  # the backend itself: django.core.cache.cache is a proxy
     if not isinstance(cache, RedisCache):
         cache.clear()
         return

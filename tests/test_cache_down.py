@@ -81,3 +81,25 @@ def test_with_redis_down_ending_one_device_still_ends_its_access_at_once(alice, 
     replay.cookies["access_token"] = access
     api = replay.get("/api/auth/me/")
     assert (api.status_code, api.json()["code"]) == (401, "token_revoked")
+
+
+@pytest.mark.server
+def test_clearing_the_cache_between_tests_spares_other_keys_in_the_same_redis():
+    # The run's cache may share a Redis database with other apps (or another
+    # test run): clear_cache() removes this run's prefixed keys only.
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from tests.conftest import clear_cache
+
+    cache = caches["default"]
+    assert isinstance(cache, RedisCache)
+    client = cache._cache.get_client(write=True)
+    client.set("someone-else:key", "kept", ex=60)
+    cache.set("ours", "gone")
+    try:
+        clear_cache()
+        assert cache.get("ours") is None
+        assert client.get("someone-else:key") == b"kept"
+    finally:
+        client.delete("someone-else:key")
