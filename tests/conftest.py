@@ -17,11 +17,29 @@ def _fast_hasher_and_fresh_cache(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    from django.core.cache import cache
-
-    cache.clear()
+    clear_cache()
     yield
-    cache.clear()
+    clear_cache()
+
+
+def clear_cache() -> None:
+    """Empty the test run's cache entries, and only those.
+
+    ``cache.clear()`` on Redis is FLUSHDB: it would wipe whatever else shares
+    the database. Our keys all start with KEY_PREFIX (CACHE_KEY_PREFIX, set
+    per run in tests/environment.py), so delete exactly those.
+    """
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]  # the backend itself: django.core.cache.cache is a proxy
+    if not isinstance(cache, RedisCache):
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=500))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

@@ -14,3 +14,6 @@ os.environ.setdefault("ACCESS_TOKEN_SECRET", "test-access-secret-not-for-product
 os.environ.setdefault("REFRESH_TOKEN_SECRET", "test-refresh-secret-not-for-production-0123456789abcdef")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+# With REDIS_URL set, the tests' cache keys carry their own prefix: clearing
+# them between tests (tests/conftest.py) never touches another run's keys.
+os.environ.setdefault("CACHE_KEY_PREFIX", "authproject-test")

@@ -29,8 +29,10 @@ def record(kind: str, *, user=None, actor=None, reason: str = "", request=None, 
     )
     return AuditEvent.objects.create(
         kind=kind,
-        user=user if getattr(user, "pk", None) else None,
-        actor=actor if getattr(actor, "pk", None) else None,
+        # Ids, not instances: a lazy request.user must not be loaded (or found
+        # stale) just to be named in the trail.
+        user_id=getattr(user, "pk", None),
+        actor_id=getattr(actor, "pk", None),
         reason=reason[:64],
         ip_address=ip,
         detail=detail,

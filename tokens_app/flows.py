@@ -163,9 +163,6 @@ def log_out(request, *, reason: str = "logout") -> None:
 
 def log_out_everywhere(request, user) -> int:
     """End every session of ``user``, this one included."""
-    # request.user is a lazy TokenUser: loaded only after the bump, it would
-    # find its own token stale and turn anonymous. Load the row first.
-    user = get_user_model()._default_manager.get(pk=user.pk)
     return revocation.bump_token_version(user, reason="logout_all", actor=user, request=request)
 
 

@@ -60,6 +60,10 @@ def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
     """
     User = get_user_model()
     now = timezone.now()
+    # request.user is a lazy TokenUser that re-checks its token against the
+    # row when first loaded: load it now, before this bump makes that token
+    # stale and turns it into AnonymousUser halfway through.
+    user.token_version  # noqa: B018
     with transaction.atomic():
         User._default_manager.filter(pk=user.pk).update(token_version=F("token_version") + 1)
         # Inside the transaction our UPDATE holds the row lock, so this reads
@@ -136,7 +140,16 @@ def ensure_not_revoked(claims: Claims) -> None:
         version = found.get(keys[0])
         if version is None:
             version = _database_version(claims.sub)
+            # add, not set: a bump that committed after our read has written
+            # the newer version already; ours must not overwrite it.
             _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+        elif version < claims.ver:
+            # Versions only grow, so an entry below a version we signed is
+            # stale: a write-through lost to a cache outage, or overtaken by
+            # a concurrent bump's. Ask the database and repair the entry,
+            # rather than sign out every fresh session until it expires.
+            version = _database_version(claims.sub)
+            _cache_set(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
     if session_ended or version != claims.ver:
         raise TokenRevoked()
 
