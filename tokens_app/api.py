@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
@@ -14,11 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import flows, revocation
+from . import flows, revocation, throttling
 from .authentication import enforce_csrf
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
-from .exceptions import TokenError
+from .exceptions import TokenError, TokenExpired
 from .models import LoginSession
 
 
@@ -86,10 +85,14 @@ class LoginView(_CookieEndpoint):
     def post(self, request):
         serializer = CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        username = serializer.validated_data["username"]
-        user = authenticate(
-            request._request, username=username, password=serializer.validated_data["password"]
-        )
+        try:
+            user = throttling.authenticate(
+                request._request,
+                username=serializer.validated_data["username"],
+                password=serializer.validated_data["password"],
+            )
+        except throttling.RateLimited as exc:
+            raise exceptions.Throttled(wait=exc.retry_after) from None
         if user is None:
             raise exceptions.AuthenticationFailed(
                 "Unable to log in with the provided credentials.", code="invalid_credentials"
@@ -103,8 +106,15 @@ class LoginView(_CookieEndpoint):
 class RefreshView(_CookieEndpoint):
     def post(self, request):
         try:
+            throttling.check_refresh(request._request)
+        except throttling.RateLimited as exc:
+            raise exceptions.Throttled(wait=exc.retry_after) from None
+        try:
             pair = flows.refresh(request.COOKIES.get(app_settings.REFRESH_COOKIE), request=request._request)
         except TokenError as exc:
+            if not isinstance(exc, TokenExpired):
+                # Expired tokens are genuine; guessed or replayed ones count.
+                throttling.refresh_failed(request._request)
             response = Response(
                 {"detail": str(exc.message), "code": exc.code},
                 status=status.HTTP_401_UNAUTHORIZED,
