@@ -34,6 +34,7 @@ from datetime import timedelta
 from django.contrib.auth import authenticate as django_authenticate
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.utils.translation import ngettext
 
 from . import audit
 from .conf import app_settings
@@ -59,6 +60,14 @@ class RateLimited(Exception):
 
 def _now() -> float:
     return time.time()
+
+
+def wait_text(seconds: int) -> str:
+    """'1 minute', '3 minutes', '40 seconds': when to try again, rounded up."""
+    if seconds >= 60:
+        minutes = -(-seconds // 60)
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+    return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
 
 
 def client_ip(request) -> str | None:

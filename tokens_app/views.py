@@ -15,7 +15,6 @@ from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -47,14 +46,6 @@ class ResetTokenGenerator(PasswordResetTokenGenerator):
 reset_token_generator = ResetTokenGenerator()
 
 
-def wait_text(seconds: int) -> str:
-    """'1 minute', '3 minutes', '40 seconds': when to try again, rounded up."""
-    if seconds >= 60:
-        minutes = -(-seconds // 60)
-        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
-    return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
-
-
 class ThrottledAuthenticationForm(AuthenticationForm):
     """Django's login form behind the login limits (throttling.authenticate).
 
@@ -80,7 +71,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
                 raise ValidationError(
                     self.error_messages["throttled"],
                     code="throttled",
-                    params={"wait": wait_text(exc.retry_after)},
+                    params={"wait": throttling.wait_text(exc.retry_after)},
                 ) from None
             if self.user_cache is None:
                 raise self.get_invalid_login_error()
