@@ -1,0 +1,210 @@
+"""The JSON API fuzzed from its own OpenAPI schema by schemathesis.
+
+A real server (gunicorn, production settings, a throw-away SQLite database;
+PostgreSQL/Redis when DATABASE_URL/REDIS_URL are exported) is started on a
+port of its own, and ``schemathesis run`` is pointed at /api/schema/:
+anonymously, then with the cookies of a signed-in user. Every check
+schemathesis has must pass: no 5xx, no status, header, content type or body
+the schema does not describe, no crash. Bounded: FUZZ_MAX_EXAMPLES (default
+30) cases per operation; the example counts are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = int(os.environ.get("FUZZ_PORT", "18531"))
+MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "30")
+USERNAME = "fuzzer"
+PASSWORD = "fuzz-password-7c1e2a9b"
+# Ending a session is fuzzed on its own run, so the others keep a live one.
+SESSION_ENDING = "^/api/auth/(logout|logout-all|refresh)/$"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("schemathesis", path=str(Path(sys.executable).parent)) is None,
+    reason="schemathesis is not installed (requirements-dev.txt)",
+)
+
+
+def _server_env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SECRET_KEY": "fuzz-django-secret-key-not-for-production-0123456789",
+        "ACCESS_TOKEN_SECRET": "fuzz-access-secret-not-for-production-0123456789abcdef",
+        "REFRESH_TOKEN_SECRET": "fuzz-refresh-secret-not-for-production-0123456789abcdef",
+        "CACHE_KEY_PREFIX": f"fuzz-{os.getpid()}",
+    }
+    env.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'fuzz.sqlite3'}")
+    return env
+
+
+def _wait_for(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise AssertionError(f"server did not answer {url}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("fuzz")
+    env = _server_env(tmp_path)
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", PORT)) == 0:
+            pytest.fail(f"port {PORT} is taken; set FUZZ_PORT")
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    # Production static storage (the hashed manifest) needs it, even for error pages.
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    create = (
+        "from django.contrib.auth import get_user_model; U = get_user_model(); "
+        f"U.objects.filter(username={USERNAME!r}).delete(); "
+        f"U.objects.create_user({USERNAME!r}, 'fuzzer@example.com', {PASSWORD!r})"
+    )
+    subprocess.run([*manage, "shell", "-c", create], cwd=ROOT, env=env, check=True)
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "authproject.wsgi",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            "1",
+            "--threads",
+            "4",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{PORT}"
+    try:
+        _wait_for(f"{base}/healthz/")
+        yield base, tmp_path / "server.log"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def csrf_cookie(base: str) -> SimpleCookie:
+    with urllib.request.urlopen(f"{base}/api/auth/csrf/") as response:
+        jar = SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie"):
+            jar.load(header)
+    return jar
+
+
+def sign_in(base: str) -> SimpleCookie:
+    """Log in through the API as a client would; the cookies it gets."""
+    jar = csrf_cookie(base)
+    csrf = jar["csrftoken"].value
+    request = urllib.request.Request(
+        f"{base}/api/auth/login/",
+        data=json.dumps({"username": USERNAME, "password": PASSWORD}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "X-CSRFToken": csrf,
+            "Cookie": f"csrftoken={csrf}",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200
+        for header in response.headers.get_all("Set-Cookie"):
+            jar.load(header)
+    return jar
+
+
+def schemathesis(
+    base: str, tmp_path: Path, *args: str, jar: SimpleCookie | None = None, refresh: bool = False
+):
+    """One schemathesis run; ``jar`` supplies the CSRF token and, if it holds
+    one, the access token (as the cookieAuth scheme's value)."""
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz_hooks", "PYTHONPATH": str(ROOT)}
+    env.pop("FUZZ_CSRF_TOKEN", None)
+    env.pop("FUZZ_REFRESH_TOKEN", None)
+    config = tmp_path / f"schemathesis-{time.monotonic_ns()}.toml"
+    config.write_text("")
+    if jar is not None:
+        env["FUZZ_CSRF_TOKEN"] = jar["csrftoken"].value
+        if "access_token" in jar:
+            config.write_text(f'[auth.openapi.cookieAuth]\napi_key = "{jar["access_token"].value}"\n')
+        if refresh:
+            env["FUZZ_REFRESH_TOKEN"] = jar["refresh_token"].value
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "--config-file",
+        str(config),
+        "run",
+        f"{base}/api/schema/?format=json",
+        "--checks",
+        "all",
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--seed",
+        os.environ.get("FUZZ_SEED", "20261123"),
+        "--workers",
+        "1",
+        "--request-timeout",
+        "20",
+        *args,
+    ]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    print(output)
+    assert result.returncode == 0, output
+    return output
+
+
+def case_count(output: str) -> int:
+    counts = re.findall(r"(\d+) generated", output)
+    assert counts, "schemathesis printed no example count"
+    return sum(int(n) for n in counts)
+
+
+def test_the_api_survives_fuzzing_from_its_schema(server, capsys):
+    base, log = server
+    tmp = log.parent
+    # Sessions are made first: the anonymous run locks this IP out of logins.
+    signed_in = sign_in(base)
+    to_end = sign_in(base)
+
+    no_csrf = schemathesis(base, tmp)
+    anonymous = schemathesis(base, tmp, jar=csrf_cookie(base))
+    authenticated = schemathesis(base, tmp, "--exclude-path-regex", SESSION_ENDING, jar=signed_in)
+    ending = schemathesis(base, tmp, "--include-path-regex", SESSION_ENDING, jar=to_end, refresh=True)
+
+    server_log = log.read_text()
+    assert "Traceback" not in server_log, server_log
+    with capsys.disabled():
+        for name, output in (
+            ("anonymous without CSRF token", no_csrf),
+            ("anonymous", anonymous),
+            ("authenticated", authenticated),
+            ("ending the session", ending),
+        ):
+            print(f"\nschemathesis {name}: {case_count(output)} test cases")
