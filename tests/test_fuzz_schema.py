@@ -11,6 +11,7 @@ the schema does not describe, no crash. Bounded: FUZZ_MAX_EXAMPLES (default
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -32,7 +33,11 @@ MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "30")
 USERNAME = "fuzzer"
 PASSWORD = "fuzz-password-7c1e2a9b"
 # Ending a session is fuzzed on its own run, so the others keep a live one.
+SESSION_ENDING_PATHS = ("/api/auth/logout/", "/api/auth/logout-all/", "/api/auth/refresh/")
 SESSION_ENDING = "^/api/auth/(logout|logout-all|refresh)/$"
+# One account per run: the authenticated run's stateful phase deletes every
+# session it lists, which must not end the sessions the other runs use.
+USERNAMES = (USERNAME, "fuzz-logout", "fuzz-logout-all", "fuzz-refresh")
 
 pytestmark = pytest.mark.skipif(
     shutil.which("schemathesis", path=str(Path(sys.executable).parent)) is None,
@@ -55,20 +60,20 @@ def _server_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _wait_for(url: str, timeout: float = 30.0) -> None:
+def _wait_for(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=5):
                 return
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused, reset or timed out while it boots
             time.sleep(0.2)
     raise AssertionError(f"server did not answer {url}")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("fuzz")
+@contextlib.contextmanager
+def running_server(tmp_path: Path):
+    """gunicorn on PORT with production settings; yields (base URL, log path)."""
     env = _server_env(tmp_path)
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", PORT)) == 0:
@@ -79,8 +84,9 @@ def server(tmp_path_factory):
     subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     create = (
         "from django.contrib.auth import get_user_model; U = get_user_model(); "
-        f"U.objects.filter(username={USERNAME!r}).delete(); "
-        f"U.objects.create_user({USERNAME!r}, 'fuzzer@example.com', {PASSWORD!r})"
+        f"names = {list(USERNAMES)!r}; "
+        "U.objects.filter(username__in=names).delete(); "
+        f"[U.objects.create_user(name, name + '@example.com', {PASSWORD!r}) for name in names]"
     )
     subprocess.run([*manage, "shell", "-c", create], cwd=ROOT, env=env, check=True)
     log = (tmp_path / "server.log").open("w")
@@ -110,6 +116,12 @@ def server(tmp_path_factory):
         log.close()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("fuzz")) as running:
+        yield running
+
+
 def csrf_cookie(base: str) -> SimpleCookie:
     with urllib.request.urlopen(f"{base}/api/auth/csrf/") as response:
         jar = SimpleCookie()
@@ -118,13 +130,13 @@ def csrf_cookie(base: str) -> SimpleCookie:
     return jar
 
 
-def sign_in(base: str) -> SimpleCookie:
+def sign_in(base: str, username: str = USERNAME) -> SimpleCookie:
     """Log in through the API as a client would; the cookies it gets."""
     jar = csrf_cookie(base)
     csrf = jar["csrftoken"].value
     request = urllib.request.Request(
         f"{base}/api/auth/login/",
-        data=json.dumps({"username": USERNAME, "password": PASSWORD}).encode(),
+        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
         headers={
             "Content-Type": "application/json",
             "X-CSRFToken": csrf,
@@ -173,7 +185,8 @@ def schemathesis(
         "20",
         *args,
     ]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    # cwd: schemathesis keeps a cache directory there.
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     print(output)
     assert result.returncode == 0, output
@@ -189,22 +202,25 @@ def case_count(output: str) -> int:
 def test_the_api_survives_fuzzing_from_its_schema(server, capsys):
     base, log = server
     tmp = log.parent
-    # Sessions are made first: the anonymous run locks this IP out of logins.
+    # Sessions are made first: the anonymous runs lock this IP out of logins.
     signed_in = sign_in(base)
-    to_end = sign_in(base)
+    to_end = {
+        path: sign_in(base, name) for path, name in zip(SESSION_ENDING_PATHS, USERNAMES[1:], strict=True)
+    }
 
-    no_csrf = schemathesis(base, tmp)
-    anonymous = schemathesis(base, tmp, jar=csrf_cookie(base))
-    authenticated = schemathesis(base, tmp, "--exclude-path-regex", SESSION_ENDING, jar=signed_in)
-    ending = schemathesis(base, tmp, "--include-path-regex", SESSION_ENDING, jar=to_end, refresh=True)
+    outputs = {
+        "anonymous without CSRF token": schemathesis(base, tmp),
+        "anonymous": schemathesis(base, tmp, jar=csrf_cookie(base)),
+        "authenticated": schemathesis(base, tmp, "--exclude-path-regex", SESSION_ENDING, jar=signed_in),
+    }
+    # Each way of ending a session gets a live session of its own.
+    for path, jar in to_end.items():
+        outputs[f"authenticated {path}"] = schemathesis(
+            base, tmp, "--include-path", path, jar=jar, refresh=True
+        )
 
     server_log = log.read_text()
     assert "Traceback" not in server_log, server_log
     with capsys.disabled():
-        for name, output in (
-            ("anonymous without CSRF token", no_csrf),
-            ("anonymous", anonymous),
-            ("authenticated", authenticated),
-            ("ending the session", ending),
-        ):
+        for name, output in outputs.items():
             print(f"\nschemathesis {name}: {case_count(output)} test cases")
