@@ -11,23 +11,21 @@ the schema does not describe, no crash. Bounded: FUZZ_MAX_EXAMPLES (default
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.gunicorn_servers import ROOT, app_servers
+
 PORT = int(os.environ.get("FUZZ_PORT", "18531"))
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "30")
 USERNAME = "fuzzer"
@@ -45,81 +43,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _server_env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECRET_KEY": "fuzz-django-secret-key-not-for-production-0123456789",
-        "ACCESS_TOKEN_SECRET": "fuzz-access-secret-not-for-production-0123456789abcdef",
-        "REFRESH_TOKEN_SECRET": "fuzz-refresh-secret-not-for-production-0123456789abcdef",
-        "CACHE_KEY_PREFIX": f"fuzz-{os.getpid()}",
-    }
-    env.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'fuzz.sqlite3'}")
-    return env
-
-
-def _wait_for(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:  # refused, reset or timed out while it boots
-            time.sleep(0.2)
-    raise AssertionError(f"server did not answer {url}")
-
-
-@contextlib.contextmanager
-def running_server(tmp_path: Path):
-    """gunicorn on PORT with production settings; yields (base URL, log path)."""
-    env = _server_env(tmp_path)
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", PORT)) == 0:
-            pytest.fail(f"port {PORT} is taken; set FUZZ_PORT")
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    # Production static storage (the hashed manifest) needs it, even for error pages.
-    subprocess.run([*manage, "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    create = (
-        "from django.contrib.auth import get_user_model; U = get_user_model(); "
-        f"names = {list(USERNAMES)!r}; "
-        "U.objects.filter(username__in=names).delete(); "
-        f"[U.objects.create_user(name, name + '@example.com', {PASSWORD!r}) for name in names]"
-    )
-    subprocess.run([*manage, "shell", "-c", create], cwd=ROOT, env=env, check=True)
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "authproject.wsgi",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{PORT}"
-    try:
-        _wait_for(f"{base}/healthz/")
-        yield base, tmp_path / "server.log"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with running_server(tmp_path_factory.mktemp("fuzz")) as running:
-        yield running
+    tmp_path = tmp_path_factory.mktemp("fuzz")
+    with app_servers(tmp_path, [PORT], users=dict.fromkeys(USERNAMES, PASSWORD)) as (base,):
+        yield base, tmp_path / f"server-{PORT}.log"
 
 
 def csrf_cookie(base: str) -> SimpleCookie:
