@@ -31,11 +31,18 @@ MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "30")
 USERNAME = "fuzzer"
 PASSWORD = "fuzz-password-7c1e2a9b"
 # Ending a session is fuzzed on its own run, so the others keep a live one.
-SESSION_ENDING_PATHS = ("/api/auth/logout/", "/api/auth/logout-all/", "/api/auth/refresh/")
-SESSION_ENDING = "^/api/auth/(logout|logout-all|refresh)/$"
+# (A device list and its DELETE go together: the stateful phase deletes the
+# sessions it lists, the current one included.)
+SESSION_ENDING_RUNS = {
+    "/api/auth/logout/": "^/api/auth/logout/$",
+    "/api/auth/logout-all/": "^/api/auth/logout-all/$",
+    "/api/auth/refresh/": "^/api/auth/refresh/$",
+    "/api/auth/sessions/": "^/api/auth/sessions/",
+}
+SESSION_ENDING = "^/api/auth/(logout/|logout-all/|refresh/|sessions/)"
 # One account per run: the authenticated run's stateful phase deletes every
 # session it lists, which must not end the sessions the other runs use.
-USERNAMES = (USERNAME, "fuzz-logout", "fuzz-logout-all", "fuzz-refresh")
+USERNAMES = (USERNAME, "fuzz-logout", "fuzz-logout-all", "fuzz-refresh", "fuzz-devices")
 
 pytestmark = pytest.mark.skipif(
     shutil.which("schemathesis", path=str(Path(sys.executable).parent)) is None,
@@ -133,7 +140,7 @@ def test_the_api_survives_fuzzing_from_its_schema(server, capsys):
     # Sessions are made first: the anonymous runs lock this IP out of logins.
     signed_in = sign_in(base)
     to_end = {
-        path: sign_in(base, name) for path, name in zip(SESSION_ENDING_PATHS, USERNAMES[1:], strict=True)
+        path: sign_in(base, name) for path, name in zip(SESSION_ENDING_RUNS, USERNAMES[1:], strict=True)
     }
 
     outputs = {
@@ -144,7 +151,7 @@ def test_the_api_survives_fuzzing_from_its_schema(server, capsys):
     # Each way of ending a session gets a live session of its own.
     for path, jar in to_end.items():
         outputs[f"authenticated {path}"] = schemathesis(
-            base, tmp, "--include-path", path, jar=jar, refresh=True
+            base, tmp, "--include-path-regex", SESSION_ENDING_RUNS[path], jar=jar, refresh=True
         )
 
     server_log = log.read_text()
