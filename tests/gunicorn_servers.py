@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,19 @@ def server_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     env.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'live.sqlite3'}")
     env.update(overrides)
     return env
+
+
+def ensure_database(url: str) -> None:
+    """CREATE DATABASE for a postgres:// URL if it is missing (never drops one)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        return
+    import psycopg
+
+    name = parts.path.lstrip("/")
+    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def wait_for(url: str, timeout: float = 60.0) -> None:
@@ -72,6 +86,7 @@ def app_servers(
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 raise AssertionError(f"port {port} is taken")
+    ensure_database(env["DATABASE_URL"])
     manage(env, "migrate", "--noinput", "-v", "0")
     # Production static storage (the hashed manifest) needs it, even for error pages.
     manage(env, "collectstatic", "--noinput", "-v", "0")

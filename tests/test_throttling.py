@@ -328,3 +328,22 @@ def test_silent_refresh_failures_count_too(alice, settings):
     api = APIClient()
     api.cookies["refresh_token"] = "forged.api"
     assert api.post("/api/auth/refresh/").status_code == 429
+
+
+def test_a_throttled_silent_refresh_keeps_the_browsers_cookies(alice, settings):
+    settings.TOKENS_REFRESH_IP_RATE = (1, timedelta(minutes=1))
+    browser = Client()
+    assert login(browser).status_code == 302
+    good = browser.cookies["refresh_token"].value
+    del browser.cookies["access_token"]
+    attacker = APIClient()
+    attacker.cookies["refresh_token"] = "forged"
+    attacker.post("/api/auth/refresh/")
+
+    response = browser.get("/")
+
+    assert response.status_code == 302  # not signed in while throttled...
+    assert "refresh_token" not in response.cookies  # ...but the token is neither spent nor cleared
+    browser.defaults["REMOTE_ADDR"] = "203.0.113.30"
+    assert browser.get("/").status_code == 200
+    assert browser.cookies["refresh_token"].value != good

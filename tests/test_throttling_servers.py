@@ -27,25 +27,12 @@ PASSWORD = "live-password-5d0c7e31"
 USERS = {name: PASSWORD for name in ("victim", "victim2", "resetter")}
 
 
-def ensure_database(url: str) -> None:
-    """CREATE DATABASE for the servers if it is missing (never drops one)."""
-    import psycopg
-
-    parts = urllib.parse.urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     database, redis = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not (database.startswith(("postgres://", "postgresql://")) and redis.startswith("redis")):
         pytest.fail("the server leg needs DATABASE_URL=postgres://... and REDIS_URL=redis://... exported")
     tmp_path = tmp_path_factory.mktemp("servers")
-    ensure_database(database)
     env = server_env(
         tmp_path,
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
