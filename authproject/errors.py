@@ -3,7 +3,7 @@ whatever broke may be what the context would need."""
 
 from __future__ import annotations
 
-from django.http import HttpResponseServerError
+from django.http import HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views import defaults
@@ -13,11 +13,20 @@ def permission_denied(request, exception):
     return defaults.permission_denied(request, exception, template_name="403.html")
 
 
+def _is_api(request) -> bool:
+    # API clients get the API's JSON error shape, also for URLs no view matched.
+    return request.path.startswith("/api/")
+
+
 def page_not_found(request, exception):
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception, template_name="404.html")
 
 
 def server_error(request):
+    if _is_api(request):
+        return JsonResponse({"detail": "A server error occurred.", "code": "error"}, status=500)
     return HttpResponseServerError(render_to_string("500.html"))
 
 

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "tokens_app",
 ]
 
@@ -164,6 +165,18 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "tokens_app.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI schema at /api/schema/ (tokens_app/schema.py adds what the code cannot say).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "authproject API",
+    "DESCRIPTION": "Cookie-based JWT authentication: log in, refresh, log out, devices.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is public and read without cookies (no CSRF, no token checks).
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # The token app. Defaults and meanings: tokens_app/conf.py.

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
 
 from tokens_app import jwks, views
 from tokens_app.urls import api_urlpatterns
@@ -22,6 +23,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("tokens_app.urls")),
     path("api/auth/", include(api_urlpatterns)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # One sign-in for site and admin: the admin's own login page is not used.
     path("admin/login/", views.admin_login),
     path("admin/logout/", views.LogoutView.as_view()),

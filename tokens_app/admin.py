@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -9,11 +11,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from . import flows, revocation
+from . import flows, revocation, throttling
 from .cookies import set_auth_cookies
 from .models import AuditEvent, LoginSession, User
 
@@ -63,22 +66,68 @@ class _SessionHashShim:
         self.changed_own_password = True
 
 
+class LockedOutFilter(admin.SimpleListFilter):
+    """Accounts locked by failed logins right now. The cache cannot be listed,
+    so the candidates are the users whose lock was audited within one window,
+    each then checked in the cache."""
+
+    title = _("login lockout")
+    parameter_name = "locked_out"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Locked out"))]
+
+    def queryset(self, request, queryset):
+        if self.value() != "yes":
+            return queryset
+        window = throttling.account_counter("").window
+        candidates = queryset.filter(
+            audit_events__kind=AuditEvent.Kind.THROTTLED,
+            audit_events__reason=throttling.LOGIN_ACCOUNT,
+            audit_events__created_at__gte=timezone.now() - timedelta(seconds=window),
+        ).distinct()
+        locked = [user.pk for user in candidates if throttling.lockout_remaining(user) is not None]
+        return queryset.filter(pk__in=locked)
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = (*DjangoUserAdmin.list_display, "is_active", "token_version")
-    readonly_fields = ("token_version", "last_login", "date_joined")
+    list_display = (*DjangoUserAdmin.list_display, "is_active", "token_version", "login_lockout")
+    list_filter = (LockedOutFilter, *DjangoUserAdmin.list_filter)
+    readonly_fields = ("token_version", "login_lockout", "last_login", "date_joined")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        (_("Sessions"), {"fields": ("token_version",)}),
+        (_("Sessions"), {"fields": ("token_version", "login_lockout")}),
     )
     inlines = [LoginSessionInline]
-    actions = ["force_logout"]
+    actions = ["force_logout", "clear_lockout"]
     change_form_template = "admin/tokens_app/user/change_form.html"
+
+    @admin.display(description=_("login lockout"))
+    def login_lockout(self, user) -> str:
+        if user.pk is None:
+            return "-"
+        wait = throttling.lockout_remaining(user)
+        if wait is None:
+            return "-"
+        return _("locked for %(wait)s") % {"wait": throttling.wait_text(wait)}
 
     @admin.action(description=_("Force logout selected users"), permissions=["change"])
     def force_logout(self, request: HttpRequest, queryset) -> None:
         count = flows.force_logout(queryset, actor=request.user, request=request)
         _report_logged_out(self, request, count)
+
+    @admin.action(description=_("Clear login lockout of selected users"), permissions=["change"])
+    def clear_lockout(self, request: HttpRequest, queryset) -> None:
+        count = sum(throttling.clear_lockout(user, actor=request.user, request=request) for user in queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d locked account was unlocked.", "%(count)d locked accounts were unlocked.", count
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
     def get_urls(self):
         return [

@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import flows, revocation
+from . import flows, revocation, throttling
 from .authentication import enforce_csrf
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
-from .exceptions import TokenError
+from .exceptions import TokenError, TokenExpired
 from .models import LoginSession
+from .schema import (
+    CsrfSerializer,
+    DetailSerializer,
+    MeSerializer,
+    SessionSerializer,
+    TokensSerializer,
+    errors,
+    refresh_cookie,
+)
 
 
 def exception_handler(exc, context):
     """DRF's handler, plus a stable ``code`` beside ``detail`` in every error."""
+    # Django's own exceptions become their DRF twins first, so they get a code too.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
@@ -66,7 +82,11 @@ class _CookieEndpoint(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        # A method with no handler gets its 405 from dispatch, not a CSRF 403.
+        has_handler = request.method.lower() in self.http_method_names and hasattr(
+            self, request.method.lower()
+        )
+        if has_handler and request.method not in ("GET", "HEAD", "OPTIONS"):
             enforce_csrf(request)
 
     def get_authenticate_header(self, request) -> str:
@@ -77,19 +97,30 @@ class _CookieEndpoint(APIView):
 class CsrfView(_CookieEndpoint):
     """Sets the ``csrftoken`` cookie; its value goes in the X-CSRFToken header."""
 
+    @extend_schema(responses={200: CsrfSerializer}, summary="Set the csrftoken cookie")
     def get(self, request):
         return Response({"csrfToken": get_token(request._request)})
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(_CookieEndpoint):
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={200: TokensSerializer, **errors(400, 401, 403, 429)},
+        summary="Log in: sets the access and refresh cookies",
+        description="Failed logins are limited per account and per client IP (429 with Retry-After).",
+    )
     def post(self, request):
         serializer = CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        username = serializer.validated_data["username"]
-        user = authenticate(
-            request._request, username=username, password=serializer.validated_data["password"]
-        )
+        try:
+            user = throttling.authenticate(
+                request._request,
+                username=serializer.validated_data["username"],
+                password=serializer.validated_data["password"],
+            )
+        except throttling.RateLimited as exc:
+            raise exceptions.Throttled(wait=exc.retry_after) from None
         if user is None:
             raise exceptions.AuthenticationFailed(
                 "Unable to log in with the provided credentials.", code="invalid_credentials"
@@ -101,10 +132,23 @@ class LoginView(_CookieEndpoint):
 
 
 class RefreshView(_CookieEndpoint):
+    @extend_schema(
+        request=None,
+        parameters=[refresh_cookie()],
+        responses={200: TokensSerializer, **errors(401, 403, 429)},
+        summary="Rotate the refresh cookie; new access and refresh cookies",
+    )
     def post(self, request):
+        try:
+            throttling.check_refresh(request._request)
+        except throttling.RateLimited as exc:
+            raise exceptions.Throttled(wait=exc.retry_after) from None
         try:
             pair = flows.refresh(request.COOKIES.get(app_settings.REFRESH_COOKIE), request=request._request)
         except TokenError as exc:
+            if not isinstance(exc, TokenExpired):
+                # Expired tokens are genuine; guessed or replayed ones count.
+                throttling.refresh_failed(request._request)
             response = Response(
                 {"detail": str(exc.message), "code": exc.code},
                 status=status.HTTP_401_UNAUTHORIZED,
@@ -118,6 +162,12 @@ class RefreshView(_CookieEndpoint):
 
 
 class LogoutView(_CookieEndpoint):
+    @extend_schema(
+        request=None,
+        parameters=[refresh_cookie()],
+        responses={200: DetailSerializer, **errors(403)},
+        summary="Log out this device",
+    )
     def post(self, request):
         flows.log_out(request._request)
         response = Response({"detail": "Logged out."})
@@ -128,6 +178,11 @@ class LogoutView(_CookieEndpoint):
 class LogoutAllView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        request=None,
+        responses={200: DetailSerializer, **errors(401, 403)},
+        summary="Log out on every device",
+    )
     def post(self, request):
         flows.log_out_everywhere(request._request, request.user)
         response = Response({"detail": "Logged out on all devices."})
@@ -138,6 +193,7 @@ class LogoutAllView(APIView):
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(responses={200: MeSerializer, **errors(401)}, summary="The signed-in user")
     def get(self, request):
         return Response(
             {
@@ -162,6 +218,9 @@ def session_payload(session: LoginSession, current_sid: str | None) -> dict:
 class SessionListView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        responses={200: SessionSerializer(many=True), **errors(401)}, summary="The user's signed-in devices"
+    )
     def get(self, request):
         sessions = LoginSession.objects.active().filter(user_id=request.user.pk)
         return Response([session_payload(s, request.auth.sid) for s in sessions])
@@ -170,6 +229,10 @@ class SessionListView(APIView):
 class SessionDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        responses={204: OpenApiResponse(description="Logged out"), **errors(401, 403, 404)},
+        summary="Log out one device",
+    )
     def delete(self, request, session_id):
         # Another user's session is indistinguishable from a missing one: 404.
         session = get_object_or_404(

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 
+from . import throttling
 from .models import AuditEvent
 
 logger = logging.getLogger("tokens_app.audit")
 
 
 def client_ip(request) -> str | None:
-    """The address the request came from (REMOTE_ADDR)."""
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+    """The address the request came from: see ``throttling.client_ip``."""
+    return throttling.client_ip(request)
 
 
 def record(kind: str, *, user=None, actor=None, reason: str = "", request=None, **detail) -> AuditEvent:

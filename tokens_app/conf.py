@@ -32,7 +32,22 @@ TOKENS_ROTATION_GRACE            10 seconds                   two tabs refreshin
 TOKENS_IMMEDIATE_REVOCATION      on with a shared cache       token_version checked per request
 TOKENS_VERSION_CACHE_TIMEOUT     1 hour (shared), 30 s local  how long a cached token_version is trusted
 TOKENS_PRUNE_REVOKED_AFTER       30 days                      prune_sessions keeps revoked rows this long
+TOKENS_THROTTLE_ENABLED          True                         see throttling.py; off only for load tests
+TOKENS_LOGIN_ACCOUNT_RATE        (5, 5 minutes)               failed logins per username per window
+TOKENS_LOGIN_IP_RATE             (30, 1 minute)               failed logins per client IP per window
+TOKENS_RESET_ADDRESS_RATE        (3, 1 hour)                  password-reset requests per email address
+TOKENS_RESET_IP_RATE             (20, 1 hour)                 password-reset requests per client IP
+TOKENS_REFRESH_IP_RATE           (30, 1 minute)               refused (not expired) refreshes per client IP
+TOKENS_CLIENT_IP_HEADER          None                         e.g. "HTTP_X_FORWARDED_FOR", set by YOUR proxy
+TOKENS_TRUSTED_PROXY_COUNT       1                            proxies in front of Django appending to it
+TOKENS_THROTTLE_IPV6_PREFIX      64                           IPv6 clients are counted per /64 network
 ===============================  ===========================  ======================================
+
+A rate is ``(count, window)`` with the window a ``timedelta`` or seconds.
+Without TOKENS_CLIENT_IP_HEADER the client IP is REMOTE_ADDR; with it, the
+TOKENS_TRUSTED_PROXY_COUNT-th address from the right of that header (the one
+your own outermost proxy wrote), so a client cannot choose its address by
+sending a forged X-Forwarded-For.
 """
 
 from __future__ import annotations
@@ -155,6 +170,42 @@ class _Settings:
     @property
     def PRUNE_REVOKED_AFTER(self) -> timedelta:
         return getattr(settings, "TOKENS_PRUNE_REVOKED_AFTER", timedelta(days=30))
+
+    @property
+    def THROTTLE_ENABLED(self) -> bool:
+        return getattr(settings, "TOKENS_THROTTLE_ENABLED", True)
+
+    @property
+    def LOGIN_ACCOUNT_RATE(self) -> tuple[int, timedelta | int]:
+        return getattr(settings, "TOKENS_LOGIN_ACCOUNT_RATE", (5, timedelta(minutes=5)))
+
+    @property
+    def LOGIN_IP_RATE(self) -> tuple[int, timedelta | int]:
+        return getattr(settings, "TOKENS_LOGIN_IP_RATE", (30, timedelta(minutes=1)))
+
+    @property
+    def RESET_ADDRESS_RATE(self) -> tuple[int, timedelta | int]:
+        return getattr(settings, "TOKENS_RESET_ADDRESS_RATE", (3, timedelta(hours=1)))
+
+    @property
+    def RESET_IP_RATE(self) -> tuple[int, timedelta | int]:
+        return getattr(settings, "TOKENS_RESET_IP_RATE", (20, timedelta(hours=1)))
+
+    @property
+    def REFRESH_IP_RATE(self) -> tuple[int, timedelta | int]:
+        return getattr(settings, "TOKENS_REFRESH_IP_RATE", (30, timedelta(minutes=1)))
+
+    @property
+    def CLIENT_IP_HEADER(self) -> str | None:
+        return getattr(settings, "TOKENS_CLIENT_IP_HEADER", None)
+
+    @property
+    def TRUSTED_PROXY_COUNT(self) -> int:
+        return getattr(settings, "TOKENS_TRUSTED_PROXY_COUNT", 1)
+
+    @property
+    def THROTTLE_IPV6_PREFIX(self) -> int:
+        return getattr(settings, "TOKENS_THROTTLE_IPV6_PREFIX", 64)
 
 
 app_settings = _Settings()

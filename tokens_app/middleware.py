@@ -30,7 +30,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
-from . import flows, revocation
+from . import flows, revocation, throttling
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked
@@ -93,9 +93,16 @@ def resolve_user(request: HttpRequest):
         state.clear = bool(access)
         return AnonymousUser()
     try:
+        throttling.check_refresh(request)
+    except throttling.RateLimited:
+        # Not tried, so not known to be bad: anonymous, cookies kept.
+        return AnonymousUser()
+    try:
         pair = flows.refresh(refresh, request=request)
     except TokenError as error:
         logger.info("silent refresh refused code=%s", error.code)
+        if not isinstance(error, TokenExpired):
+            throttling.refresh_failed(request)
         revoked(error)
         return AnonymousUser()
     state.pair = pair

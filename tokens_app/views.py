@@ -5,20 +5,23 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 from django.views.generic.edit import FormView
 
-from . import audit, flows, revocation
+from . import audit, flows, revocation, throttling
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError
@@ -43,10 +46,52 @@ class ResetTokenGenerator(PasswordResetTokenGenerator):
 reset_token_generator = ResetTokenGenerator()
 
 
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's login form behind the login limits (throttling.authenticate).
+
+    Over a limit the password is not checked and the form says when to try
+    again; the answer is the same whether or not the username exists.
+    """
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "throttled": _lazy("Too many failed sign-in attempts. Please try again in %(wait)s."),
+    }
+
+    retry_after: int | None = None
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = throttling.authenticate(self.request, username=username, password=password)
+            except throttling.RateLimited as exc:
+                self.retry_after = exc.retry_after
+                raise ValidationError(
+                    self.error_messages["throttled"],
+                    code="throttled",
+                    params={"wait": throttling.wait_text(exc.retry_after)},
+                ) from None
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
 class LoginView(auth_views.LoginView):
     """Django's login page (AuthenticationForm, safe ?next=, CSRF), issuing tokens."""
 
     template_name = "registration/login.html"
+    form_class = ThrottledAuthenticationForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.retry_after is not None:
+            # 429 tells scripts and monitoring what happened; browsers show the page.
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
 
     def form_valid(self, form):
         pair = flows.log_in(self.request, form.get_user())
@@ -138,12 +183,18 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's reset request: the same page whether or not the address exists."""
+    """Django's reset request, limited per address and per client IP.
+
+    Over a limit nothing is sent, and the page is the same "check your email"
+    as always: no mailbox can be bombed and no address is confirmed.
+    """
 
     token_generator = reset_token_generator
     success_url = reverse_lazy("password_reset_done")
 
     def form_valid(self, form):
+        if not throttling.password_reset_allowed(self.request, form.cleaned_data["email"]):
+            return HttpResponseRedirect(self.get_success_url())
         response = super().form_valid(form)
         # The audit trail names the accounts a reset was asked for; the
         # answer above is the same whether or not the address exists.

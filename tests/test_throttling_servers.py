@@ -1,0 +1,119 @@
+"""The production leg: two app servers on PostgreSQL share one Redis, so a
+limit reached through one holds on the other.
+
+Run with DATABASE_URL=postgres://... and REDIS_URL=redis://... exported
+(``pytest -m server``); without them this module fails, it does not skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.cookies import SimpleCookie
+from itertools import cycle
+
+import pytest
+
+from tests.gunicorn_servers import app_servers, manage, server_env
+
+pytestmark = pytest.mark.server
+
+PORTS = [int(p) for p in os.environ.get("THROTTLE_SERVER_PORTS", "18541,18542").split(",")]
+PASSWORD = "live-password-5d0c7e31"
+USERS = {name: PASSWORD for name in ("victim", "victim2", "resetter")}
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    database, redis = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not (database.startswith(("postgres://", "postgresql://")) and redis.startswith("redis")):
+        pytest.fail("the server leg needs DATABASE_URL=postgres://... and REDIS_URL=redis://... exported")
+    tmp_path = tmp_path_factory.mktemp("servers")
+    env = server_env(
+        tmp_path,
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(tmp_path / "mail"),
+    )
+    with app_servers(tmp_path, PORTS, users=USERS, env=env) as bases:
+        yield bases, env, tmp_path
+
+
+def request(url: str, *, data: bytes | None = None, headers: dict | None = None):
+    """(status, headers, body) without raising on 4xx, without following redirects."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(
+            urllib.request.Request(url, data=data, headers=headers or {}), timeout=30
+        ) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def csrf_token(base: str) -> str:
+    _, headers, _ = request(f"{base}/api/auth/csrf/")
+    jar = SimpleCookie()
+    for header in headers.get_all("Set-Cookie"):
+        jar.load(header)
+    return jar["csrftoken"].value
+
+
+def api_login(base: str, username: str, password: str, token: str):
+    return request(
+        f"{base}/api/auth/login/",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json", "X-CSRFToken": token, "Cookie": f"csrftoken={token}"},
+    )
+
+
+def test_failures_on_either_server_lock_the_account_on_both(servers):
+    (a, b), _, _ = servers
+    token = csrf_token(a)
+    for base, _ in zip(cycle([a, b]), range(5), strict=False):
+        status, _, _ = api_login(base, "victim", "wrong", token)
+        assert status == 401
+
+    for base in (a, b):
+        status, headers, body = api_login(base, "victim", PASSWORD, token)
+        assert status == 429, body
+        assert json.loads(body)["code"] == "throttled"
+        assert 1 <= int(headers["Retry-After"]) <= 300
+
+
+def test_clear_lockout_command_unlocks_the_account_on_both_servers(servers):
+    (a, b), env, _ = servers
+    token = csrf_token(b)
+    for base, _ in zip(cycle([b, a]), range(5), strict=False):
+        api_login(base, "victim2", "wrong", token)
+    assert api_login(a, "victim2", PASSWORD, token)[0] == 429
+
+    output = manage(env, "clear_lockout", "victim2").stdout
+
+    assert "victim2: was locked, now cleared." in output
+    assert api_login(b, "victim2", PASSWORD, token)[0] == 200
+
+
+def test_reset_mail_per_address_is_counted_across_servers(servers):
+    (a, b), _, tmp_path = servers
+    token = csrf_token(a)
+    for base, _ in zip(cycle([a, b]), range(5), strict=False):
+        status, headers, _ = request(
+            f"{base}/accounts/password_reset/",
+            data=urllib.parse.urlencode(
+                {"email": "resetter@example.com", "csrfmiddlewaretoken": token}
+            ).encode(),
+            headers={"Cookie": f"csrftoken={token}", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert (status, headers["Location"]) == (302, "/accounts/password_reset/done/")
+
+    sent = [path.read_text() for path in (tmp_path / "mail").iterdir()]
+    assert sum(len(re.findall(r"^To: resetter@example.com$", text, re.M)) for text in sent) == 3
