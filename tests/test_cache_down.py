@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from tests.conftest import login
-from tests.server.servers import closed_port
+from tests.live_servers import closed_port
 from tokens_app.conf import app_settings
 
 

@@ -13,7 +13,7 @@ import pytest
 import redis
 from django.db import connections
 
-from tests.server.servers import (
+from tests.live_servers import (
     Server,
     create_database,
     drop_database,

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.live_servers import Browser, Response, closed_port
 from tests.server.conftest import PASSWORD
-from tests.server.servers import Browser, Response, closed_port
 
 pytestmark = pytest.mark.server
 

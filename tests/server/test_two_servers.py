@@ -12,8 +12,8 @@ import time
 
 import pytest
 
+from tests.live_servers import Browser
 from tests.server.conftest import PASSWORD
-from tests.server.servers import Browser
 
 pytestmark = pytest.mark.server
 

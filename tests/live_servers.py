@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # This slice's loopback ports; a port already taken is skipped.
 PORTS = range(18101, 18190)
 
