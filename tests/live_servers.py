@@ -1,8 +1,22 @@
-"""Real app servers for the server leg: gunicorn processes on loopback ports,
-a throwaway PostgreSQL database, and a small cookie-keeping HTTP client."""
+"""Real app servers for tests: gunicorn in the production configuration.
+
+``deployment(tmp, "name", users=...)`` sets up what a deployment shares (a
+database of its own, migrated, static files collected, users created, a cache
+key prefix of its own) and yields a ``Deployment``, whose ``start()`` adds
+gunicorn servers (authproject/gunicorn.conf.py) on free loopback ports; all of
+it is stopped and removed afterwards. The database is PostgreSQL when the
+run's DATABASE_URL is postgres:// (a database named after it and the
+deployment, created and dropped here), a SQLite file in ``tmp`` otherwise; the
+cache is REDIS_URL's when exported, each server's own local memory otherwise.
+
+``spawn()`` runs any server process this way (its own process group, output
+in a log file, ready when it answers); ``Browser`` is a small cookie-keeping
+HTTP client.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -12,21 +26,24 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import psycopg
+import redis
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
-# This slice's loopback ports; a port already taken is skipped.
-PORTS = range(18101, 18190)
+# Loopback ports for the test servers ("first-last"); a port already taken is skipped.
+_first, _last = os.environ.get("TEST_SERVER_PORTS", "18101-18189").split("-")
+PORTS = range(int(_first), int(_last) + 1)
 
 
-def free_port(exclude: set[int] = frozenset(), *, from_top: bool = False) -> int:
-    for port in reversed(PORTS) if from_top else PORTS:
+def free_port(exclude: set[int] = frozenset(), *, ports: range = PORTS, from_top: bool = False) -> int:
+    for port in reversed(ports) if from_top else ports:
         if port in exclude:
             continue
         with socket.socket() as sock:
@@ -35,7 +52,7 @@ def free_port(exclude: set[int] = frozenset(), *, from_top: bool = False) -> int
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port in {PORTS}")
+    raise RuntimeError(f"no free port in {ports}")
 
 
 def closed_port(exclude: set[int] = frozenset()) -> int:
@@ -44,6 +61,11 @@ def closed_port(exclude: set[int] = frozenset()) -> int:
     Taken from the top of the range, servers from the bottom: a server started
     next must not land on it."""
     return free_port(exclude, from_top=True)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def database_url(name: str) -> str:
@@ -93,6 +115,10 @@ class Server:
     def host(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
@@ -112,31 +138,45 @@ class Server:
             pass
 
 
-def start_gunicorn(env: dict[str, str], port: int, log: Path) -> Server:
-    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+def spawn(
+    command: list[str],
+    *,
+    port: int,
+    env: dict[str, str],
+    log: Path,
+    ready: Callable[[Server], bool] | None = None,
+    timeout: float = 30,
+) -> Server:
+    """Run ``command``, a server for ``port``, and return once it is ``ready``
+    (by default: something listens on the port). Its output goes to ``log``; it
+    runs in a process group of its own, for Server.stop()."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "authproject/gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     server = Server(port, process, log)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn on {port} exited:\n{server.output()}")
+            raise RuntimeError(f"{' '.join(command)} on {port} exited:\n{server.output()}")
         try:
-            status = Browser(server).get("/healthz/").status
-        except OSError:
-            status = None
-        if status == 200:
-            return server
-        time.sleep(0.2)
+            if ready(server) if ready else listening(port):
+                return server
+        except OSError:  # refused, reset or timed out while it boots
+            pass
+        time.sleep(0.1)
     server.stop()
-    raise RuntimeError(f"gunicorn on {port} did not start:\n{server.output()}")
+    raise RuntimeError(f"{' '.join(command)} on {port} did not start:\n{server.output()}")
+
+
+def start_gunicorn(env: dict[str, str], port: int, log: Path) -> Server:
+    return spawn(
+        [sys.executable, "-m", "gunicorn", "-c", "authproject/gunicorn.conf.py"],
+        port=port,
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+        log=log,
+        ready=lambda server: Browser(server).get("/healthz/").status == 200,
+    )
 
 
 @dataclass
@@ -216,3 +256,104 @@ class Browser:
         assert response.status == 302, response.text
         assert {"access_token", "refresh_token"} <= self.cookies.keys()
         return response
+
+
+@dataclass
+class Deployment:
+    """The app servers of one deployment, sharing one database and one cache,
+    as behind a load balancer."""
+
+    env: dict[str, str]
+    tmp: Path
+    started: list[Server] = field(default_factory=list)
+
+    @property
+    def first(self) -> Server:
+        return self.started[0]
+
+    @property
+    def second(self) -> Server:
+        return self.started[1]
+
+    def start(self, name: str, **env: str) -> Server:
+        """Another server of the deployment, ``env`` overriding its environment;
+        its log is tmp/NAME.log."""
+        port = free_port({server.port for server in self.started})
+        server = start_gunicorn({**self.env, **env}, port, self.tmp / f"{name}.log")
+        self.started.append(server)
+        return server
+
+    def manage(self, *args: str) -> str:
+        return manage(self.env, *args)
+
+
+CREATE_USERS = """
+from django.contrib.auth import get_user_model
+User = get_user_model()
+for name, password in {users!r}.items():
+    User.objects.create_user(name, f"{{name}}@example.com", password)
+for name, password in {admins!r}.items():
+    User.objects.create_superuser(name, f"{{name}}@example.com", password)
+"""
+
+
+@contextlib.contextmanager
+def deployment(
+    tmp: Path,
+    name: str,
+    *,
+    users: dict[str, str],
+    admins: dict[str, str] | None = None,
+    servers: int = 1,
+    **env: str,
+) -> Iterator[Deployment]:
+    """A deployment called ``name`` with ``servers`` app servers started (their
+    logs: tmp/server-N.log), ``users`` and ``admins`` (name: password) created;
+    ``env`` overrides the servers' environment below."""
+    postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+    # Named after the run's database, so parallel runs (other DATABASE_URLs) do not collide.
+    database = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/") + f"_{name}"
+    # Unique per run, and removed after: counts in a shared Redis start from zero.
+    prefix = f"authproject-{name}-{os.getpid()}-{time.monotonic_ns()}"
+    if postgres:
+        url = create_database(database)
+    else:
+        url = f"sqlite:///{tmp / f'{name}.sqlite3'}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECRET_KEY": "live-django-secret-key-not-for-production-0123456789",
+        "ACCESS_TOKEN_SECRET": "live-access-secret-not-for-production-0123456789abcdef",
+        "REFRESH_TOKEN_SECRET": "live-refresh-secret-not-for-production-0123456789abcdef",
+        "CACHE_KEY_PREFIX": prefix,
+        "DJANGO_STATIC_ROOT": str(tmp / "static"),
+        # Production behind the TLS proxy (X-Forwarded-Proto, as Browser sends it).
+        "DJANGO_SECURE_SSL_REDIRECT": "1",
+        # One process: without REDIS_URL, each server's cache is its worker's memory.
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "4",
+        # No worker recycled (and its local-memory cache lost) in the middle of a test.
+        "GUNICORN_MAX_REQUESTS": "0",
+        **env,
+    }
+    started = Deployment(env, tmp)
+    try:
+        started.manage("migrate", "--noinput")
+        # Production static storage (the hashed manifest) needs it, even for error pages.
+        started.manage("collectstatic", "--noinput")
+        started.manage("shell", "-c", CREATE_USERS.format(users=users, admins=admins or {}))
+        for number in range(1, servers + 1):
+            started.start(f"server-{number}")
+        yield started
+    finally:
+        for server in started.started:
+            server.stop()
+        if postgres:
+            drop_database(database)
+        if os.environ.get("REDIS_URL"):
+            client = redis.Redis.from_url(os.environ["REDIS_URL"])
+            keys = list(client.scan_iter(match=f"{prefix}:*"))
+            if keys:
+                client.delete(*keys)
