@@ -1,12 +1,13 @@
 """The JSON API fuzzed from its own OpenAPI schema by schemathesis.
 
-A real server (gunicorn, production settings, a throw-away SQLite database;
-PostgreSQL/Redis when DATABASE_URL/REDIS_URL are exported) is started on a
-port of its own, and ``schemathesis run`` is pointed at /api/schema/:
-anonymously, then with the cookies of a signed-in user. Every check
-schemathesis has must pass: no 5xx, no status, header, content type or body
-the schema does not describe, no crash. Bounded: FUZZ_MAX_EXAMPLES (default
-30) cases per operation; the example counts are printed.
+A real server (tests/live_servers.py: gunicorn, production settings, a
+throw-away SQLite database; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are
+exported) is started on a port of its own, and ``schemathesis run`` is
+pointed at /api/schema/: anonymously, then with the cookies of a signed-in
+user. Every check schemathesis has must pass: no 5xx, no status, header,
+content type or body the schema does not describe, no crash. Bounded:
+FUZZ_MAX_EXAMPLES (default 30) cases per operation; the example counts are
+printed.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gunicorn_servers import ROOT, app_servers
+from tests.live_servers import ROOT, deployment
 
-PORT = int(os.environ.get("FUZZ_PORT", "18531"))
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "30")
 USERNAME = "fuzzer"
 PASSWORD = "fuzz-password-7c1e2a9b"
@@ -52,9 +52,12 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("fuzz")
-    with app_servers(tmp_path, [PORT], users=dict.fromkeys(USERNAMES, PASSWORD)) as (base,):
-        yield base, tmp_path / f"server-{PORT}.log"
+    users = dict.fromkeys(USERNAMES, PASSWORD)
+    # Plain HTTP, as schemathesis speaks it: no TLS proxy in front.
+    with deployment(
+        tmp_path_factory.mktemp("fuzz"), "fuzz", users=users, DJANGO_SECURE_SSL_REDIRECT="0"
+    ) as servers:
+        yield servers.first.url, servers.first.log
 
 
 def csrf_cookie(base: str) -> SimpleCookie:
