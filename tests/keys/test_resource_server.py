@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import closing
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.conftest import PASSWORD
+from tests.live_servers import free_port, spawn
 
 from .jws import header_of, load_private, payload_of, sign
 
@@ -32,45 +30,22 @@ SITE_PORTS = range(18410, 18430)
 RESOURCE_PORTS = range(18430, 18450)
 
 
-def free_port(ports: range) -> int:
-    for port in ports:
-        with closing(socket.socket()) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {ports}")
-
-
-def wait_until_listening(port: int, process: subprocess.Popen, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"resource server exited: {process.stderr.read().decode()}")
-        with closing(socket.socket()) as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
-
-
 @pytest.fixture
 def site(transactional_db, key_pairs, use_keys):
     from pytest_django.live_server_helper import LiveServer
 
     use_keys("EdDSA", key_pairs["EdDSA"][0])
-    server = LiveServer(f"127.0.0.1:{free_port(SITE_PORTS)}")
+    server = LiveServer(f"127.0.0.1:{free_port(ports=SITE_PORTS)}")
     yield server.url
     server.stop()
 
 
 @pytest.fixture
-def start_resource_server(site):
-    processes = []
+def start_resource_server(site, tmp_path):
+    servers = []
 
     def start(**env) -> str:
-        port = free_port(RESOURCE_PORTS)
+        port = free_port(ports=RESOURCE_PORTS)
         environment = {
             "PATH": os.environ.get("PATH", ""),
             "JWKS_URL": f"{site}/.well-known/jwks.json",
@@ -78,18 +53,19 @@ def start_resource_server(site):
             "PORT": str(port),
             **env,
         }
-        process = subprocess.Popen(
-            [sys.executable, str(SERVER)], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        server = spawn(
+            [sys.executable, str(SERVER)],
+            port=port,
+            env=environment,
+            log=tmp_path / f"resource-server-{port}.log",
+            timeout=15,
         )
-        processes.append(process)
-        wait_until_listening(port, process)
-        return f"http://127.0.0.1:{port}"
+        servers.append(server)
+        return server.url
 
     yield start
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stderr.close()
+    for server in servers:
+        server.stop()
 
 
 def http(method: str, url: str, *, headers=None, body: bytes | None = None):
