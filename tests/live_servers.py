@@ -43,6 +43,7 @@ PORTS = range(int(_first), int(_last) + 1)
 
 
 def free_port(exclude: set[int] = frozenset(), *, ports: range = PORTS, from_top: bool = False) -> int:
+    """A port of ``ports`` that nothing holds now (the caller binds it next)."""
     for port in reversed(ports) if from_top else ports:
         if port in exclude:
             continue
@@ -64,6 +65,7 @@ def closed_port(exclude: set[int] = frozenset()) -> int:
 
 
 def listening(port: int) -> bool:
+    """Whether something accepts connections on ``port`` of the loopback."""
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
