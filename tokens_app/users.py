@@ -62,6 +62,10 @@ class TokenUser(SimpleLazyObject):
         # class is the honest answer, and it needs no query.
         return get_user_model()
 
+    def __bool__(self) -> bool:
+        # DRF's IsAuthenticated asks ``request.user and ...``: a user is truthy.
+        return True
+
     def __getitem__(self, key):
         # Templates try user["name"] before user.name; answer as a model
         # instance would, without loading one.
