@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import jwt
+from jwt.algorithms import HMACAlgorithm
 
 from .conf import app_settings
 from .exceptions import TokenError, TokenExpired
@@ -33,7 +34,14 @@ REFRESH = "refresh"
 
 _REQUIRED_CLAIMS = ("sub", "ver", "typ", "sid", "iat", "exp", "jti", "iss")
 # Headers that would let a token pick its own key or fetch one: never trusted.
-_FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
+_FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64"})
+# The HMAC algorithms verified here directly with a key prepared once (see
+# _decode_hmac); any other TOKENS_ALGORITHM goes through jwt.decode.
+_HMAC = {
+    "HS256": HMACAlgorithm(HMACAlgorithm.SHA256),
+    "HS384": HMACAlgorithm(HMACAlgorithm.SHA384),
+    "HS512": HMACAlgorithm(HMACAlgorithm.SHA512),
+}
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
@@ -85,7 +93,10 @@ def key_id(secret: str | bytes) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _keyring(current: str, fallbacks: tuple[str, ...]) -> tuple[_Key, dict[str, _Key]]:
-    keys = [_Key(key_id(secret), secret.encode()) for secret in (current, *fallbacks)]
+    # PyJWT's prepare_key refuses PEM and SSH public keys as HMAC secrets (the
+    # algorithm-confusion guard); jwt.decode runs it on every call, we run it
+    # once per key here.
+    keys = [_Key(key_id(secret), _HMAC["HS256"].prepare_key(secret)) for secret in (current, *fallbacks)]
     return keys[0], {key.kid: key for key in keys}
 
 
@@ -142,19 +153,30 @@ def issue_refresh(
     return _issue(REFRESH, user, session_id=session_id, jti=jti, now=now)
 
 
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
 def _b64_json(segment: str) -> dict:
-    padded = segment + "=" * (-len(segment) % 4)
-    value = json.loads(base64.urlsafe_b64decode(padded))
+    value = json.loads(_b64decode(segment))
     if not isinstance(value, dict):
         raise ValueError("not an object")
     return value
+
+
+@functools.lru_cache(maxsize=64)
+def _header(segment: str) -> dict:
+    # Every token signed with one key has the same header segment: parse it
+    # once. Only what parses is cached (lru_cache does not keep exceptions);
+    # callers must not modify the dict.
+    return _b64_json(segment)
 
 
 def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
     if not raw or len(raw) > app_settings.MAX_TOKEN_BYTES or not _TOKEN_CHARS.match(raw):
         raise TokenError("malformed")
     try:
-        header = _b64_json(raw.split(".", 1)[0])
+        header = _header(raw.partition(".")[0])
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise TokenError("malformed header") from None
 
@@ -168,28 +190,82 @@ def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
     if key is None:
         raise TokenError("unknown kid")
 
-    try:
-        payload = jwt.decode(
-            raw,
-            key.secret,
-            algorithms=[app_settings.ALGORITHM],
-            issuer=app_settings.ISSUER,
-            # Expiry is checked below against ``now`` so tests can pass a time.
-            options={"require": list(_REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False},
-        )
-    except jwt.PyJWTError as exc:
-        raise TokenError(type(exc).__name__) from None
-
-    claims = _claims_from(payload)
+    claims, nbf = _signed_claims(raw, key.secret, header["alg"], app_settings.ISSUER)
     if claims.typ != typ:
         raise TokenError("wrong type")
     moment = (now or datetime.now(UTC)).timestamp()
     leeway = app_settings.LEEWAY.total_seconds()
+    if nbf is not None and nbf > moment + leeway:
+        raise TokenError("ImmatureSignatureError")
     if claims.iat > moment + leeway:
         raise TokenError("issued in the future")
     if claims.exp <= moment - leeway:
         raise TokenExpired("expired")
     return claims
+
+
+@functools.lru_cache(maxsize=2048)
+def _signed_claims(raw: str, secret: bytes, algorithm: str, issuer: str) -> tuple[Claims, float | None]:
+    """The claims of ``raw`` if it is signed with ``secret`` and its payload
+    passes every check that does not depend on the time; TokenError otherwise.
+
+    A pure function of its arguments, so it is memoised: a browser presents the
+    same access token on every request of its five-minute life, and each
+    worker checks its signature once. Only tokens that pass are remembered
+    (lru_cache keeps no exceptions); the key is part of the memo's key, so a
+    retired key stops matching at once. The time checks (``nbf``, ``iat``,
+    ``exp``) and the type check run on every call, in ``_verify``.
+    """
+    hmac_algorithm = _HMAC.get(algorithm)
+    if hmac_algorithm is not None:
+        payload = _decode_hmac(raw, secret, hmac_algorithm, issuer)
+    else:
+        try:
+            payload = jwt.decode(
+                raw,
+                secret,
+                algorithms=[algorithm],
+                issuer=issuer,
+                # Expiry is checked by _verify against ``now`` so tests can pass a time.
+                options={"require": list(_REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenError(type(exc).__name__) from None
+    nbf = payload.get("nbf")
+    if nbf is not None and (not isinstance(nbf, int | float) or isinstance(nbf, bool)):
+        raise TokenError("DecodeError")
+    return _claims_from(payload), nbf
+
+
+def _decode_hmac(raw: str, secret: bytes, algorithm: HMACAlgorithm, issuer: str) -> dict:
+    """What jwt.decode checks, for an HMAC token, without preparing the key again.
+
+    jwt.decode prepares the key, parses the header a second time and merges
+    its options on every call: most of the cost of an authenticated request
+    that needs no database. The header was checked by the caller; this checks
+    the signature (PyJWT's own HMAC, constant-time compare), then the payload
+    as jwt.decode would with our options: a JSON object, every required claim
+    present, ``iss`` ours, no ``aud`` (we name no audience). ``nbf``, ``exp``,
+    ``iat`` and the claim types are checked by the callers.
+    """
+    signing_input, _, signature = raw.rpartition(".")
+    try:
+        valid = algorithm.verify(signing_input.encode("ascii"), secret, _b64decode(signature))
+    except (ValueError, binascii.Error):
+        raise TokenError("DecodeError") from None
+    if not valid:
+        raise TokenError("InvalidSignatureError")
+    try:
+        payload = _b64_json(signing_input.partition(".")[2])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise TokenError("DecodeError") from None
+    if any(payload.get(name) is None for name in _REQUIRED_CLAIMS):
+        raise TokenError("MissingRequiredClaimError")
+    if payload["iss"] != issuer:
+        raise TokenError("InvalidIssuerError")
+    if payload.get("aud"):
+        raise TokenError("InvalidAudienceError")
+    return payload
 
 
 def _claims_from(payload: dict) -> Claims:
