@@ -615,7 +615,7 @@ def chart(all_results: dict, backends: dict, path: Path) -> None:
                 va="bottom",
                 fontsize=8,
             )
-        top.set_title(f"{backends[key]}: requests/s (median, higher is better)")
+        top.set_title(f"{backends[key]}\nrequests/s (median, higher is better)")
         top.set_ylim(0, max(values) * 1.2)
         # Login spends ~0.5 s of CPU in the hasher: it would flatten the others.
         cpu = [r for r in results if r.arm.kind != "login"]
