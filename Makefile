@@ -36,5 +36,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The benchmark (needs wrk: apt-get install wrk). See bench/README.md.
 bench: install
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/run.py

@@ -76,7 +76,7 @@ _redis_url = os.environ.get("REDIS_URL")
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "authproject.cache.RedisCache",
             "LOCATION": _redis_url,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "authproject"),
             # A dead Redis must cost a request milliseconds, not a hang: the

@@ -15,6 +15,8 @@ from .exceptions import TokenError
 from .tokens import Claims, verify_access
 from .users import TokenUser
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
 
 def _reject(exc: TokenError):
     raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from exc
@@ -23,6 +25,11 @@ def _reject(exc: TokenError):
 def enforce_csrf(request) -> None:
     """The check DRF's SessionAuthentication makes: cookies are ambient
     credentials, so every unsafe request must prove it came from our pages."""
+
+    if request.method in _SAFE_METHODS:
+        # CsrfViewMiddleware.process_view accepts these before any check;
+        # answering here spares building a CSRFCheck on every API read.
+        return
 
     def dummy_get_response(request):  # pragma: no cover - never called
         return None

@@ -16,6 +16,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.middleware.csrf import rotate_token
+from django.utils.functional import SimpleLazyObject, empty
 
 from . import audit, revocation
 from .conf import app_settings
@@ -160,8 +161,26 @@ def log_out(request, *, reason: str = "logout") -> None:
         revocation.revoke_session(session, reason=reason, actor=session.user, request=request)
 
 
+def _loaded(user):
+    """The model instance behind ``request.user``.
+
+    A TokenUser loads its row on first use and checks it against the token;
+    that must happen before the row's token_version changes, or the check
+    sees the new version and disowns the user half-way through a revocation.
+    None if the user is no longer signed in.
+    """
+    while isinstance(user, SimpleLazyObject):  # the middleware's lazy request.user, then the TokenUser
+        if user._wrapped is empty:
+            user._setup()
+        user = user._wrapped
+    return user if user.is_authenticated else None
+
+
 def log_out_everywhere(request, user) -> int:
     """End every session of ``user``, this one included."""
+    user = _loaded(user)
+    if user is None:
+        return 0  # its sessions have already been ended
     return revocation.bump_token_version(user, reason="logout_all", actor=user, request=request)
 
 

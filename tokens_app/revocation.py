@@ -60,10 +60,6 @@ def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
     """
     User = get_user_model()
     now = timezone.now()
-    # request.user is a lazy TokenUser that re-checks its token against the
-    # row when first loaded: load it now, before this bump makes that token
-    # stale and turns it into AnonymousUser halfway through.
-    user.token_version  # noqa: B018
     with transaction.atomic():
         User._default_manager.filter(pk=user.pk).update(token_version=F("token_version") + 1)
         # Inside the transaction our UPDATE holds the row lock, so this reads

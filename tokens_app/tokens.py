@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import uuid
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 import jwt
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from jwt.algorithms import HMACAlgorithm
 
 from .conf import app_settings
 from .exceptions import TokenError, TokenExpired
@@ -34,7 +36,14 @@ REFRESH = "refresh"
 
 _REQUIRED_CLAIMS = ("sub", "ver", "typ", "sid", "iat", "exp", "jti", "iss")
 # Headers that would let a token pick its own key or fetch one: never trusted.
-_FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
+_FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64"})
+# HMAC tokens are verified here directly (see _decode_hmac); key pairs go
+# through jwt.decode.
+_HMAC = {
+    "HS256": HMACAlgorithm(HMACAlgorithm.SHA256),
+    "HS384": HMACAlgorithm(HMACAlgorithm.SHA384),
+    "HS512": HMACAlgorithm(HMACAlgorithm.SHA512),
+}
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
@@ -132,19 +141,30 @@ def issue_refresh(
     return _issue(REFRESH, user, session_id=session_id, jti=jti, now=now)
 
 
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
 def _b64_json(segment: str) -> dict:
-    padded = segment + "=" * (-len(segment) % 4)
-    value = json.loads(base64.urlsafe_b64decode(padded))
+    value = json.loads(_b64decode(segment))
     if not isinstance(value, dict):
         raise ValueError("not an object")
     return value
+
+
+@functools.lru_cache(maxsize=64)
+def _header(segment: str) -> dict:
+    # Every token signed with one key has the same header segment: parse it
+    # once. Only what parses is cached (lru_cache keeps no exceptions);
+    # callers must not modify the dict.
+    return _b64_json(segment)
 
 
 def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
     if not raw or len(raw) > app_settings.MAX_TOKEN_BYTES or not _TOKEN_CHARS.match(raw):
         raise TokenError("malformed")
     try:
-        header = _b64_json(raw.split(".", 1)[0])
+        header = _header(raw.partition(".")[0])
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise TokenError("malformed header") from None
 
@@ -156,34 +176,101 @@ def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
         raise TokenError("header not allowed")
     if not isinstance(kid, str) or not _KID.match(kid):
         raise TokenError("bad kid")
-    key = keyring.get(kid)
-    if key is None:
+    if keyring.get(kid) is None:
         raise TokenError("unknown kid")
 
     audience = app_settings.AUDIENCE if typ == ACCESS else None
-    try:
-        payload = jwt.decode(
-            raw,
-            key.verifying,
-            algorithms=[keyring.algorithm],
-            issuer=app_settings.ISSUER,
-            audience=audience,
-            # Expiry is checked below against ``now`` so tests can pass a time.
-            options={"require": list(_REQUIRED_CLAIMS), "verify_exp": False, "verify_iat": False},
-        )
-    except jwt.PyJWTError as exc:
-        raise TokenError(type(exc).__name__) from None
-
-    claims = _claims_from(payload)
+    claims, nbf = _signed_claims(raw, typ, kid, keyring.algorithm, app_settings.ISSUER, audience)
     if claims.typ != typ:
         raise TokenError("wrong type")
     moment = (now or datetime.now(UTC)).timestamp()
     leeway = app_settings.LEEWAY.total_seconds()
+    if nbf is not None and nbf > moment + leeway:
+        raise TokenError("not yet valid")
     if claims.iat > moment + leeway:
         raise TokenError("issued in the future")
     if claims.exp <= moment - leeway:
         raise TokenExpired("expired")
     return claims
+
+
+@functools.lru_cache(maxsize=2048)
+def _signed_claims(
+    raw: str, typ: str, kid: str, algorithm: str, issuer: str, audience: str | None
+) -> tuple[Claims, float | None]:
+    """The claims of ``raw`` if the key named ``kid`` signed it and its payload
+    passes every check that does not depend on the time; TokenError otherwise.
+
+    Memoised: a browser presents the same access token on every request of its
+    five-minute life, so each worker checks its signature once. The memo is
+    sound because a ``kid`` is a fingerprint of its key (the same kid is the
+    same key), and the caller has already refused a kid that is no longer
+    configured. Only tokens that pass are remembered (lru_cache keeps no
+    exceptions). The time checks (``nbf``, ``iat``, ``exp``) and the type check
+    run on every call, in ``_verify``.
+    """
+    key = _keyring(typ).get(kid)
+    hmac_algorithm = _HMAC.get(algorithm)
+    if hmac_algorithm is not None:
+        payload = _decode_hmac(
+            raw, hmac_algorithm.prepare_key(key.verifying), hmac_algorithm, issuer, audience
+        )
+    else:
+        try:
+            payload = jwt.decode(
+                raw,
+                key.verifying,
+                algorithms=[algorithm],
+                issuer=issuer,
+                audience=audience,
+                # Time claims are checked by _verify against ``now`` (tests pass a time).
+                options={
+                    "require": list(_REQUIRED_CLAIMS),
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenError(type(exc).__name__) from None
+    nbf = payload.get("nbf")
+    if nbf is not None and (not isinstance(nbf, int | float) or isinstance(nbf, bool)):
+        raise TokenError("DecodeError")
+    return _claims_from(payload), nbf
+
+
+def _decode_hmac(raw: str, secret: bytes, algorithm, issuer: str, audience: str | None) -> dict:
+    """What jwt.decode checks, for an HMAC token, without its per-call overhead.
+
+    jwt.decode prepares the key, parses the header a second time and merges
+    its options on every call: most of the cost of an authenticated request
+    that needs no database. The header was checked by the caller; this checks
+    the signature (PyJWT's own HMAC, constant-time compare), then the payload
+    as jwt.decode would with our options: a JSON object, every required claim
+    present, ``iss`` ours, ``aud`` ours when configured and absent otherwise.
+    """
+    signing_input, _, signature = raw.rpartition(".")
+    try:
+        valid = algorithm.verify(signing_input.encode("ascii"), secret, _b64decode(signature))
+    except (ValueError, binascii.Error):
+        raise TokenError("DecodeError") from None
+    if not valid:
+        raise TokenError("InvalidSignatureError")
+    try:
+        payload = _b64_json(signing_input.partition(".")[2])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise TokenError("DecodeError") from None
+    if any(payload.get(name) is None for name in _REQUIRED_CLAIMS):
+        raise TokenError("MissingRequiredClaimError")
+    if payload["iss"] != issuer:
+        raise TokenError("InvalidIssuerError")
+    aud = payload.get("aud")
+    if audience is None:
+        if aud:
+            raise TokenError("InvalidAudienceError")
+    elif not (aud == audience or (isinstance(aud, list) and audience in aud)):
+        raise TokenError("InvalidAudienceError")
+    return payload
 
 
 def _claims_from(payload: dict) -> Claims:

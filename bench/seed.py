@@ -1,0 +1,98 @@
+"""Prepare a benchmark database and write the credentials the arms send.
+
+Run by bench/run.py as ``python -m bench.seed OUT_DIR REFRESH_TOKENS`` with
+DJANGO_SETTINGS_MODULE=bench.settings and the backend's environment. Writes
+``OUT_DIR/seed.json`` (cookies, password) and ``OUT_DIR/refresh_tokens.txt``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import django
+
+USERNAME = "bench"
+
+
+def main(out_dir: Path, refresh_count: int) -> None:
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+    from django.test import RequestFactory
+
+    from tokens_app import flows
+    from tokens_app.conf import app_settings
+    from tokens_app.models import LoginSession
+    from tokens_app.tokens import issue_refresh
+
+    call_command("migrate", verbosity=0, interactive=False)
+    password = secrets.token_urlsafe(16)
+    User = get_user_model()
+    User.objects.filter(username=USERNAME).delete()
+    # create_user hashes with the first of PASSWORD_HASHERS: Django's default, PBKDF2.
+    user = User.objects.create_user(USERNAME, f"{USERNAME}@example.com", password)
+
+    request = RequestFactory().get("/", REMOTE_ADDR="127.0.0.1", HTTP_USER_AGENT="wrk")
+    pair = flows.log_in(request, user)
+
+    # A Django database session, exactly what django.contrib.auth.login() stores.
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+
+    # One device session per refresh token: each request of the refresh arm
+    # presents a distinct token that is its session's current one.
+    now = datetime.now(UTC)
+    sessions = [
+        LoginSession(
+            user=user,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + app_settings.REFRESH_LIFETIME,
+            user_agent="wrk",
+            current_jti=uuid.uuid4().hex,
+        )
+        for _ in range(refresh_count)
+    ]
+    LoginSession.objects.bulk_create(sessions, batch_size=2000)
+    with (out_dir / "refresh_tokens.txt").open("w") as fh:
+        for session in sessions:
+            token = issue_refresh(user, session_id=session.pk, jti=session.current_jti, now=now).token
+            fh.write(token + "\n")
+
+    csrf = secrets.token_hex(16)  # 32 characters: the length of Django's unmasked CSRF secret
+    (out_dir / "seed.json").write_text(
+        json.dumps(
+            {
+                "user_id": user.pk,
+                "username": USERNAME,
+                "password": password,
+                "hasher": user.password.split("$", 1)[0],
+                "cookies": {
+                    app_settings.ACCESS_COOKIE: pair.access.token,
+                    app_settings.REFRESH_COOKIE: pair.refresh.token,
+                    settings.SESSION_COOKIE_NAME: store.session_key,
+                    settings.CSRF_COOKIE_NAME: csrf,
+                },
+                "csrf": csrf,
+                "csrf_cookie": settings.CSRF_COOKIE_NAME,
+                "access_cookie": app_settings.ACCESS_COOKIE,
+                "refresh_cookie": app_settings.REFRESH_COOKIE,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    main(Path(sys.argv[1]), int(sys.argv[2]))
