@@ -75,6 +75,7 @@ def main(out_dir: Path, refresh_count: int) -> None:
         json.dumps(
             {
                 "user_id": user.pk,
+                "session_id": pair.access.claims.sid,
                 "username": USERNAME,
                 "password": password,
                 "hasher": user.password.split("$", 1)[0],
@@ -93,6 +94,27 @@ def main(out_dir: Path, refresh_count: int) -> None:
     )
 
 
+def access_for(out_dir: Path, server: str) -> None:
+    """An access token for the seeded user, signed with this environment's access key.
+
+    For a server whose access key differs from the main one (the EdDSA arm):
+    written to ``OUT_DIR/access_SERVER.txt``, naming the seeded device session.
+    """
+    django.setup()
+    from tokens_app.models import LoginSession
+    from tokens_app.tokens import issue_access
+
+    session = LoginSession.objects.select_related("user").get(
+        pk=json.loads((out_dir / "seed.json").read_text())["session_id"]
+    )
+    (out_dir / f"access_{server}.txt").write_text(
+        issue_access(session.user, session_id=session.pk).token + "\n"
+    )
+
+
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-    main(Path(sys.argv[1]), int(sys.argv[2]))
+    if sys.argv[3:4] == ["--access-for"]:
+        access_for(Path(sys.argv[1]), sys.argv[4])
+    else:
+        main(Path(sys.argv[1]), int(sys.argv[2]))
