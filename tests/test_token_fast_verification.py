@@ -157,3 +157,16 @@ def test_claims_of_the_wrong_type_are_refused(secret):
         verify_access(forge(claims(ver=True), secret), now=NOW)
     with pytest.raises(TokenError):
         verify_access(forge(claims(exp=str(T + 300)), secret), now=NOW)
+
+
+def test_an_issued_token_is_the_compact_hs256_jwt_any_library_would_check(secret):
+    # Tokens are signed without jwt.encode: what comes out must still be the
+    # standard form, signed with our key over exactly the bytes sent.
+    token = issue_access(FakeUser(), session_id=SID, now=NOW).token
+    head, body, signature = token.split(".")
+    decoded = (base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in (head, body))
+    header, payload = (json.loads(part) for part in decoded)
+    assert header == {"alg": "HS256", "kid": key_id(secret), "typ": "JWT"}
+    assert (payload["sub"], payload["ver"], payload["typ"]) == ("7", 3, "access")
+    expected = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    assert signature == b64(expected)
