@@ -125,15 +125,11 @@ def ensure_not_revoked(claims: Claims) -> None:
     """
     keys = (_version_key(claims.sub), _session_key(claims.sid))
     try:
-        found = cache.get_many(keys)
+        version, session_ended = _read_cache(keys)
     except Exception:
         logger.warning("cache unavailable: checking token_version in the database", exc_info=True)
-        found = None
-    if found is None:
         version, session_ended = _read_database(claims)
     else:
-        session_ended = keys[1] in found
-        version = found.get(keys[0])
         if version is None:
             version = _database_version(claims.sub)
             # add, not set: a bump that committed after our read has written
@@ -148,6 +144,21 @@ def ensure_not_revoked(claims: Claims) -> None:
             _cache_set(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
     if session_ended or version != claims.ver:
         raise TokenRevoked()
+
+
+def _read_cache(keys: tuple[str, str]) -> tuple[int | None, bool]:
+    """The cached version (None on a miss) and whether the session has ended.
+
+    Our RedisCache reads both integers in one MGET with half the CPU of
+    ``get_many`` (authproject/cache.py); the values are the ones ``set`` and
+    ``add`` wrote, so writes keep going through Django's cache API.
+    """
+    get_ints = getattr(cache, "get_ints", None)
+    if get_ints is not None:
+        version, ended = get_ints(keys)
+        return version, ended is not None
+    found = cache.get_many(keys)
+    return found.get(keys[0]), keys[1] in found
 
 
 def _database_version(user_id) -> int:
