@@ -174,6 +174,24 @@ def test_refresh_rotates_both_cookies(api):
     assert api.get("/api/auth/me/").status_code == 200
 
 
+def test_refresh_answers_the_user_as_me_does_and_records_the_rotation(api, alice):
+    alice.first_name, alice.last_name = "Alice", "Liddell"
+    alice.save()
+    session = LoginSession.objects.get()
+    old_jti = verify_refresh(api.cookies[REFRESH].value).jti
+
+    response = api.post("/api/auth/refresh/")
+
+    assert response.status_code == 200
+    assert response.json()["user"] == api.get("/api/auth/me/").json()["user"]
+    rotated = LoginSession.objects.get()
+    assert rotated.previous_jti == old_jti
+    assert rotated.current_jti == verify_refresh(response.cookies[REFRESH].value).jti
+    assert rotated.rotated_at == rotated.last_used_at
+    assert rotated.last_used_at > session.last_used_at
+    assert rotated.expires_at > session.expires_at
+
+
 @pytest.mark.parametrize("cookie", [None, "", "garbage", "a.b.c"])
 def test_refresh_without_a_usable_cookie_answers_401_token_invalid_and_clears_cookies(db, cookie):
     client = APIClient()
