@@ -12,7 +12,7 @@ from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from . import revocation
 from .conf import app_settings
 from .exceptions import TokenError
-from .tokens import Claims, verify_access
+from .tokens import Claims
 from .users import TokenUser
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -49,17 +49,11 @@ class CookieTokenAuthentication(BaseAuthentication):
         if not raw:
             return None
         try:
-            claims = verify_access(raw)
-            if app_settings.IMMEDIATE_REVOCATION:
-                revocation.ensure_not_revoked(claims)
+            claims = revocation.verify_current_access(raw)
         except TokenError as exc:
             _reject(exc)
-
-        def stale(exc: TokenError) -> None:
-            _reject(exc)
-
         enforce_csrf(request)
-        return TokenUser(claims, on_revoked=stale), claims
+        return TokenUser(claims, on_revoked=_reject), claims
 
     def authenticate_header(self, request) -> str:
         # A WWW-Authenticate value makes DRF answer 401 rather than 403.

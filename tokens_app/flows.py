@@ -144,9 +144,7 @@ def session_id_from(request) -> str | None:
     ):
         try:
             return verify(request.COOKIES.get(cookie)).sid
-        except TokenExpired:
-            continue
-        except TokenError:
+        except TokenError:  # expired or invalid: try the other cookie
             continue
     return None
 

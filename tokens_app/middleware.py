@@ -34,7 +34,7 @@ from . import flows, revocation, throttling
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked
-from .tokens import Claims, verify_access
+from .tokens import Claims
 from .users import TokenUser
 
 logger = logging.getLogger(__name__)
@@ -78,9 +78,7 @@ def resolve_user(request: HttpRequest):
     refresh = request.COOKIES.get(app_settings.REFRESH_COOKIE)
     if access:
         try:
-            claims = verify_access(access)
-            if app_settings.IMMEDIATE_REVOCATION:
-                revocation.ensure_not_revoked(claims)
+            claims = revocation.verify_current_access(access)
         except TokenRevoked as error:
             revoked(error)
             return AnonymousUser()

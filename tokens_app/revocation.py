@@ -20,7 +20,7 @@ from .conf import app_settings
 from .exceptions import TokenRevoked
 from .models import AuditEvent, LoginSession
 from .signals import session_revoked, tokens_revoked
-from .tokens import Claims
+from .tokens import Claims, verify_access
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,16 @@ def revoke_session(session: LoginSession, *, reason: str, actor=None, request=No
 
 def revoke_sessions(sessions, *, reason: str, actor=None, request=None) -> int:
     return sum(revoke_session(s, reason=reason, actor=actor, request=request) for s in sessions)
+
+
+def verify_current_access(raw: str | None) -> Claims:
+    """The claims of an access token that may be honoured now: validly signed
+    and unexpired (no database), and, with immediate revocation on, not ended
+    since it was issued. The one check behind the middleware and the API."""
+    claims = verify_access(raw)
+    if app_settings.IMMEDIATE_REVOCATION:
+        ensure_not_revoked(claims)
+    return claims
 
 
 def ensure_not_revoked(claims: Claims) -> None:
