@@ -3,19 +3,29 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test lint format bench screenshots
+.PHONY: install install-site run test lint format bench screenshots dist adoption
 
+# Everything: the site's requirements plus test, lint, browser and packaging tools.
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Only what running the site needs (`make run`): no test or browser tooling.
+install-site: $(VENV)/.installed-site
+
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-site: requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-site requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 # The site on SQLite at http://127.0.0.1:8000/, in development mode, with a
 # demo account whose fresh password is printed.
-run: install
+run: install-site
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(PY) manage.py demo_user
 	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
@@ -35,6 +45,16 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The distribution: dist/*.tar.gz and dist/*.whl, checked by twine.
+dist: install
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
+# The adoption test: the wheel installed into three fresh `startproject` sites (docs/install.md).
+adoption: install
+	$(PY) tests/adoption/run.py
 
 # The benchmark (needs wrk: apt-get install wrk). See bench/README.md.
 bench: install
