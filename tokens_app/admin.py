@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.admin.templatetags.admin_urls import admin_urlname
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
@@ -130,11 +131,14 @@ class UserAdmin(DjangoUserAdmin):
         )
 
     def get_urls(self):
+        # Named from the model's own app label and name, as the admin names its
+        # views, so the button works for whichever user model the project has.
+        opts = self.opts
         return [
             path(
                 "<path:object_id>/force-logout/",
                 self.admin_site.admin_view(self.force_logout_view),
-                name="tokens_app_user_force_logout",
+                name=f"{opts.app_label}_{opts.model_name}_force_logout",
             ),
             *super().get_urls(),
         ]
@@ -148,7 +152,8 @@ class UserAdmin(DjangoUserAdmin):
             raise PermissionDenied
         count = flows.force_logout([user], actor=request.user, request=request)
         _report_logged_out(self, request, count)
-        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:tokens_app_user_change", args=[user.pk]))
+        change_url = admin_urlname(self.opts, "change")
+        return HttpResponseRedirect(reverse(change_url, args=[user.pk], current_app=self.admin_site.name))
 
     def user_change_password(self, request: HttpRequest, id, form_url=""):
         shim = request.session = _SessionHashShim()
