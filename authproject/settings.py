@@ -28,6 +28,9 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # Above the admin: the app's registration/ templates (password change and
+    # reset pages) must win over the admin's own (check tokens_app.W010).
+    "tokens_app",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -35,7 +38,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
-    "tokens_app",
 ]
 
 MIDDLEWARE = [
@@ -46,7 +48,7 @@ MIDDLEWARE = [
     "tokens_app.middleware.TokenAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "tokens_app.middleware.ServiceUnavailableMiddleware",
+    "authproject.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "authproject.urls"
@@ -121,7 +123,6 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 # `manage.py collectstatic` writes here; WhiteNoise serves it when DEBUG is off.
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
@@ -203,5 +204,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "tokens_app": {"handlers": ["console"], "level": os.environ.get("TOKENS_LOG_LEVEL", "INFO")},
+        "authproject": {"handlers": ["console"], "level": os.environ.get("TOKENS_LOG_LEVEL", "INFO")},
     },
 }

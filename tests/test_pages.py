@@ -25,14 +25,16 @@ def test_the_server_error_page_is_in_the_sites_style_without_the_request_context
     body = response.content.decode()
     assert response.status_code == 500
     assert "Something went wrong" in body
-    assert 'rel="stylesheet" href="/static/site.css"' in body
+    assert 'rel="stylesheet" href="/static/tokens_app/tokens_app.css"' in body
 
 
 def test_an_unknown_address_gets_the_sites_404_page(client, db):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert "<h1>Page not found</h1>" in response.content.decode()
-    assert "base.html" in [t.name for t in response.templates]
+    # The site's own tokens_app/base.html over the app's: both are rendered.
+    assert [t.name for t in response.templates].count("tokens_app/base.html") == 2
+    assert "<title>Page not found · authproject</title>" in response.content.decode()
 
 
 def test_a_forbidden_action_gets_the_sites_403_page(make_user, alice):
@@ -42,7 +44,7 @@ def test_a_forbidden_action_gets_the_sites_403_page(make_user, alice):
     response = client.post(f"/admin/tokens_app/user/{alice.pk}/force-logout/")
     assert response.status_code == 403
     assert "<h1>Permission denied</h1>" in response.content.decode()
-    assert "base.html" in [t.name for t in response.templates]
+    assert [t.name for t in response.templates].count("tokens_app/base.html") == 2
 
 
 def test_each_field_error_is_named_by_its_input(client, db):

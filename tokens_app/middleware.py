@@ -22,11 +22,8 @@ from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import AnonymousUser
-from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.template.loader import render_to_string
+from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
-from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
@@ -140,31 +137,4 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
             set_auth_cookies(response, state.pair)
         elif state.clear and response.status_code < 500:
             clear_auth_cookies(response)
-        return response
-
-
-def wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
-
-
-class ServiceUnavailableMiddleware(MiddlewareMixin):
-    """A database that is down answers 503, never a traceback, and keeps the cookies."""
-
-    def process_exception(self, request: HttpRequest, exception: Exception):
-        if not isinstance(exception, DatabaseError):
-            return None
-        logger.error("database unavailable: %s", type(exception).__name__)
-        if wants_json(request):
-            response = JsonResponse(
-                {
-                    "detail": _("The service is temporarily unavailable. Please try again shortly."),
-                    "code": "service_unavailable",
-                },
-                status=503,
-            )
-        else:
-            # No request context: the page must not touch request.user, which
-            # would need the database that just failed.
-            response = HttpResponse(render_to_string("503.html"), status=503)
-        response["Retry-After"] = "5"
         return response

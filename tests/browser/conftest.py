@@ -2,7 +2,7 @@
 
 The live server (pytest-django's ``live_server``) runs in a thread of this
 process, so the ``settings`` fixture, the local-memory cache and
-``django.core.mail.outbox`` are shared with it, and it serves site.css itself
+``django.core.mail.outbox`` are shared with it, and it serves the app's stylesheet itself
 (``django.contrib.staticfiles`` is installed).
 
 Cookies: the tests run with DEBUG off, so the auth cookies are Secure, and the

@@ -61,7 +61,7 @@ def test_signing_in_lands_on_the_page_asked_for_with_httponly_secure_lax_cookies
     page.goto("/accounts/sessions/")
     expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/accounts/sessions/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    # site.css is served by the live server and applied.
+    # The app's stylesheet is served by the live server and applied.
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 246, 248)"
     screenshot(page, "login")
 
