@@ -1,12 +1,11 @@
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 
 from tokens_app import jwks, views
-from tokens_app.urls import api_urlpatterns
 
 admin.site.site_header = "authproject administration"
 
@@ -22,8 +21,6 @@ def healthz(request):
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("tokens_app.urls")),
-    path("api/auth/", include(api_urlpatterns)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # One sign-in for site and admin: the admin's own login page is not used.
     path("admin/login/", views.admin_login),
     path("admin/logout/", views.LogoutView.as_view()),
@@ -31,3 +28,12 @@ urlpatterns = [
     path("healthz/", healthz),
     path(".well-known/jwks.json", jwks.jwks, name="jwks"),
 ]
+
+# The JSON API and its schema only where their frameworks are installed: a site
+# that uses only the browser pages imports neither DRF nor drf-spectacular.
+if apps.is_installed("rest_framework"):
+    urlpatterns.append(path("api/auth/", include("tokens_app.api_urls")))
+if apps.is_installed("drf_spectacular"):
+    from drf_spectacular.views import SpectacularAPIView
+
+    urlpatterns.append(path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"))

@@ -1,4 +1,6 @@
-"""The JSON API under /api/auth/. Thin: every step is a call into ``flows``."""
+"""The JSON API under /api/auth/ (needs Django REST framework). Thin: every step
+is a call into ``flows``. Its OpenAPI description is in ``schema.py``, loaded only
+where drf-spectacular is installed."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -22,15 +23,6 @@ from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenExpired
 from .models import LoginSession
-from .schema import (
-    CsrfSerializer,
-    DetailSerializer,
-    MeSerializer,
-    SessionSerializer,
-    TokensSerializer,
-    errors,
-    refresh_cookie,
-)
 
 
 def exception_handler(exc, context):
@@ -97,19 +89,12 @@ class _CookieEndpoint(APIView):
 class CsrfView(_CookieEndpoint):
     """Sets the ``csrftoken`` cookie; its value goes in the X-CSRFToken header."""
 
-    @extend_schema(responses={200: CsrfSerializer}, summary="Set the csrftoken cookie")
     def get(self, request):
         return Response({"csrfToken": get_token(request._request)})
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(_CookieEndpoint):
-    @extend_schema(
-        request=CredentialsSerializer,
-        responses={200: TokensSerializer, **errors(400, 401, 403, 429)},
-        summary="Log in: sets the access and refresh cookies",
-        description="Failed logins are limited per account and per client IP (429 with Retry-After).",
-    )
     def post(self, request):
         serializer = CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -132,12 +117,6 @@ class LoginView(_CookieEndpoint):
 
 
 class RefreshView(_CookieEndpoint):
-    @extend_schema(
-        request=None,
-        parameters=[refresh_cookie()],
-        responses={200: TokensSerializer, **errors(401, 403, 429)},
-        summary="Rotate the refresh cookie; new access and refresh cookies",
-    )
     def post(self, request):
         try:
             throttling.check_refresh(request._request)
@@ -162,12 +141,6 @@ class RefreshView(_CookieEndpoint):
 
 
 class LogoutView(_CookieEndpoint):
-    @extend_schema(
-        request=None,
-        parameters=[refresh_cookie()],
-        responses={200: DetailSerializer, **errors(403)},
-        summary="Log out this device",
-    )
     def post(self, request):
         flows.log_out(request._request)
         response = Response({"detail": "Logged out."})
@@ -178,11 +151,6 @@ class LogoutView(_CookieEndpoint):
 class LogoutAllView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        request=None,
-        responses={200: DetailSerializer, **errors(401, 403)},
-        summary="Log out on every device",
-    )
     def post(self, request):
         flows.log_out_everywhere(request._request, request.user)
         response = Response({"detail": "Logged out on all devices."})
@@ -193,7 +161,6 @@ class LogoutAllView(APIView):
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: MeSerializer, **errors(401)}, summary="The signed-in user")
     def get(self, request):
         return Response(
             {
@@ -218,9 +185,6 @@ def session_payload(session: LoginSession, current_sid: str | None) -> dict:
 class SessionListView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        responses={200: SessionSerializer(many=True), **errors(401)}, summary="The user's signed-in devices"
-    )
     def get(self, request):
         sessions = LoginSession.objects.active().filter(user_id=request.user.pk)
         return Response([session_payload(s, request.auth.sid) for s in sessions])
@@ -229,10 +193,6 @@ class SessionListView(APIView):
 class SessionDetailView(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        responses={204: OpenApiResponse(description="Logged out"), **errors(401, 403, 404)},
-        summary="Log out one device",
-    )
     def delete(self, request, session_id):
         # Another user's session is indistinguishable from a missing one: 404.
         session = get_object_or_404(

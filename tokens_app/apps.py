@@ -9,9 +9,14 @@ class TokensAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.apps import apps
         from django.contrib.auth import get_user_model
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .signals import connect_receivers
 
         connect_receivers(get_user_model())
+        if apps.is_installed("drf_spectacular"):
+            # Registers the API's OpenAPI description; without drf-spectacular
+            # nothing of it (nor DRF) is imported.
+            from . import schema  # noqa: F401

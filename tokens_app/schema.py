@@ -1,15 +1,18 @@
-"""The OpenAPI description of the JSON API (drf-spectacular), served at /api/schema/.
+"""The OpenAPI description of the JSON API: the drf-spectacular integration.
 
-What the code cannot tell drf-spectacular: the cookie the authentication
-class reads, and the error bodies every endpoint can answer with.
+Imported by ``apps.ready()`` only when ``drf_spectacular`` is installed, so
+``api.py`` (and a site without OpenAPI) never imports drf-spectacular. What the
+code cannot tell drf-spectacular: the cookie the authentication class reads,
+the error bodies every endpoint can answer with, and the response shapes,
+attached to the views from here as view extensions.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 
 
@@ -101,3 +104,82 @@ class SessionSerializer(serializers.Serializer):
     last_used_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
     current = serializers.BooleanField()
+
+
+def _describe(view_name: str, **methods) -> type[OpenApiViewExtension]:
+    """Attach ``extend_schema`` descriptions to ``tokens_app.api.<view_name>``'s
+    methods, on a subclass drf-spectacular uses only to build the schema."""
+
+    def view_replacement(self):
+        described = type(self.target.__name__, (self.target,), {"__module__": self.target.__module__})
+        return extend_schema_view(**methods)(described)
+
+    return type(
+        f"{view_name}Description",
+        (OpenApiViewExtension,),
+        {"target_class": f"tokens_app.api.{view_name}", "view_replacement": view_replacement},
+    )
+
+
+def _register() -> None:
+    from .api import CredentialsSerializer
+
+    _describe(
+        "CsrfView", get=extend_schema(responses={200: CsrfSerializer}, summary="Set the csrftoken cookie")
+    )
+    _describe(
+        "LoginView",
+        post=extend_schema(
+            request=CredentialsSerializer,
+            responses={200: TokensSerializer, **errors(400, 401, 403, 429)},
+            summary="Log in: sets the access and refresh cookies",
+            description="Failed logins are limited per account and per client IP (429 with Retry-After).",
+        ),
+    )
+    _describe(
+        "RefreshView",
+        post=extend_schema(
+            request=None,
+            parameters=[refresh_cookie()],
+            responses={200: TokensSerializer, **errors(401, 403, 429)},
+            summary="Rotate the refresh cookie; new access and refresh cookies",
+        ),
+    )
+    _describe(
+        "LogoutView",
+        post=extend_schema(
+            request=None,
+            parameters=[refresh_cookie()],
+            responses={200: DetailSerializer, **errors(403)},
+            summary="Log out this device",
+        ),
+    )
+    _describe(
+        "LogoutAllView",
+        post=extend_schema(
+            request=None,
+            responses={200: DetailSerializer, **errors(401, 403)},
+            summary="Log out on every device",
+        ),
+    )
+    _describe(
+        "MeView",
+        get=extend_schema(responses={200: MeSerializer, **errors(401)}, summary="The signed-in user"),
+    )
+    _describe(
+        "SessionListView",
+        get=extend_schema(
+            responses={200: SessionSerializer(many=True), **errors(401)},
+            summary="The user's signed-in devices",
+        ),
+    )
+    _describe(
+        "SessionDetailView",
+        delete=extend_schema(
+            responses={204: OpenApiResponse(description="Logged out"), **errors(401, 403, 404)},
+            summary="Log out one device",
+        ),
+    )
+
+
+_register()

@@ -3,9 +3,10 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import api, views
+from . import views
 
-# Mounted at /accounts/.
+# The browser pages, mounted at /accounts/. The JSON API (Django REST framework)
+# has its own urls module, tokens_app.api_urls, mounted at /api/auth/.
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
@@ -35,16 +36,4 @@ urlpatterns = [
     path("sessions/", views.sessions, name="sessions"),
     path("sessions/others/revoke/", views.revoke_other_sessions, name="revoke_other_sessions"),
     path("sessions/<uuid:session_id>/revoke/", views.revoke_session, name="revoke_session"),
-]
-
-# Mounted at /api/auth/.
-api_urlpatterns = [
-    path("csrf/", api.CsrfView.as_view(), name="api_csrf"),
-    path("login/", api.LoginView.as_view(), name="api_login"),
-    path("refresh/", api.RefreshView.as_view(), name="api_refresh"),
-    path("logout/", api.LogoutView.as_view(), name="api_logout"),
-    path("logout-all/", api.LogoutAllView.as_view(), name="api_logout_all"),
-    path("me/", api.MeView.as_view(), name="api_me"),
-    path("sessions/", api.SessionListView.as_view(), name="api_sessions"),
-    path("sessions/<uuid:session_id>/", api.SessionDetailView.as_view(), name="api_session"),
 ]
