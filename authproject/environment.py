@@ -26,6 +26,23 @@ _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # The secrets a deployment must provide; generate_secrets prints all of them.
 SECRET_NAMES = ("DJANGO_SECRET_KEY", "ACCESS_TOKEN_SECRET", "REFRESH_TOKEN_SECRET")
 
+# This site's environment variables for the token app's settings (and Django's
+# own that the app's messages mention): TOKENS_ENVIRONMENT_NAMES, so the app's
+# check hints, errors and generate_secrets speak the operator's vocabulary.
+SETTING_VARIABLES = {
+    "SECRET_KEY": "DJANGO_SECRET_KEY",
+    "TOKENS_ACCESS_SECRET": "ACCESS_TOKEN_SECRET",
+    "TOKENS_REFRESH_SECRET": "REFRESH_TOKEN_SECRET",
+    "TOKENS_ACCESS_SECRET_FALLBACKS": "ACCESS_TOKEN_SECRET_FALLBACKS",
+    "TOKENS_REFRESH_SECRET_FALLBACKS": "REFRESH_TOKEN_SECRET_FALLBACKS",
+    "TOKENS_ACCESS_ALGORITHM": "ACCESS_TOKEN_ALGORITHM",
+    "TOKENS_ACCESS_PRIVATE_KEY_FILE": "ACCESS_TOKEN_PRIVATE_KEY_FILE",
+    "TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES": "ACCESS_TOKEN_PUBLIC_KEY_FALLBACK_FILES",
+    "TOKENS_ACCESS_LIFETIME": "ACCESS_TOKEN_EXPIRY",
+    "TOKENS_REFRESH_LIFETIME": "REFRESH_TOKEN_EXPIRY",
+    "CACHES": "REDIS_URL",
+}
+
 
 def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)

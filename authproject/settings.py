@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from .environment import (
+    SETTING_VARIABLES,
     database_from_url,
     env_bool,
     env_duration,
@@ -38,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # This site's own commands (demo_user); it has no models or templates.
+    "authproject",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +197,7 @@ TOKENS_AUDIENCE = os.environ.get("TOKENS_AUDIENCE") or None
 TOKENS_ACCESS_LIFETIME = env_duration("ACCESS_TOKEN_EXPIRY", "5m")
 TOKENS_REFRESH_LIFETIME = env_duration("REFRESH_TOKEN_EXPIRY", "14d")
 TOKENS_ISSUER = os.environ.get("TOKENS_ISSUER", "authproject")
+TOKENS_ENVIRONMENT_NAMES = SETTING_VARIABLES
 if "TOKENS_IMMEDIATE_REVOCATION" in os.environ:
     TOKENS_IMMEDIATE_REVOCATION = env_bool("TOKENS_IMMEDIATE_REVOCATION")
 

@@ -59,9 +59,18 @@ DEPLOYMENTS = pytest.mark.parametrize(
 )
 
 
+@pytest.fixture(scope="module")
+def collected_static(tmp_path_factory) -> str:
+    """A STATIC_ROOT after `collectstatic`, as each release makes one."""
+    root = tmp_path_factory.mktemp("static")
+    result = run(production_env(DJANGO_STATIC_ROOT=str(root)), "manage.py", "collectstatic", "--noinput")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return str(root)
+
+
 @DEPLOYMENTS
-def test_check_deploy_is_clean_apart_from_the_documented_exceptions(services):
-    env = production_env(**services)
+def test_check_deploy_is_clean_apart_from_the_documented_exceptions(services, collected_static):
+    env = production_env(DJANGO_STATIC_ROOT=collected_static, **services)
 
     result = run(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
 
@@ -69,6 +78,17 @@ def test_check_deploy_is_clean_apart_from_the_documented_exceptions(services):
     # admin.E410 (no SessionMiddleware) and HSTS includeSubDomains / preload:
     # see SILENCED_SYSTEM_CHECKS in settings.py and docs/production.md.
     assert "System check identified no issues (3 silenced)." in result.stdout
+
+
+def test_check_deploy_without_collected_static_files_is_an_error_that_says_what_to_run(tmp_path):
+    # Without it, every page answered 500 ("Missing staticfiles manifest entry").
+    env = production_env(DJANGO_STATIC_ROOT=str(tmp_path / "never-collected"))
+
+    result = run(env, "manage.py", "check", "--deploy")
+
+    assert result.returncode == 1
+    assert "(tokens_app.E011) Static files have not been collected" in result.stderr
+    assert "HINT: Run `python manage.py collectstatic --noinput`" in result.stderr
 
 
 @DEPLOYMENTS

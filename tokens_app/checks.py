@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from string import Formatter
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 
 from . import keys
-from .conf import app_settings
+from .conf import MissingSetting, app_settings, setting_name
 
 MIDDLEWARE_PATH = "tokens_app.middleware.TokenAuthenticationMiddleware"
 MIN_KEY_BYTES = 32
@@ -29,17 +31,34 @@ MESSAGES = {
     ),
     "E004": (
         "Access and refresh tokens are signed with the same key ({names}).",
-        "Set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET (and their _FALLBACKS) to different "
-        "values (`python manage.py generate_secrets`): an access token must never pass as a refresh token.",
+        "Set {TOKENS_ACCESS_SECRET} and {TOKENS_REFRESH_SECRET} (and {TOKENS_ACCESS_SECRET_FALLBACKS}, "
+        "{TOKENS_REFRESH_SECRET_FALLBACKS}) to different values (`python manage.py generate_secrets`): "
+        "an access token must never pass as a refresh token.",
     ),
     "E005": (
         "The access token lifetime ({access}) is not shorter than the refresh token lifetime ({refresh}).",
-        "Set ACCESS_TOKEN_EXPIRY well below REFRESH_TOKEN_EXPIRY (defaults: 5m and 14d).",
+        "Set {TOKENS_ACCESS_LIFETIME} well below {TOKENS_REFRESH_LIFETIME} (defaults 5 minutes, 14 days).",
     ),
     "E006": (
         "The access token keys cannot be loaded: {error}",
-        "Fix ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_PRIVATE_KEY_FILE and "
-        "ACCESS_TOKEN_PUBLIC_KEY_FALLBACK_FILES (docs/key-rotation.md).",
+        "Fix {TOKENS_ACCESS_ALGORITHM}, {TOKENS_ACCESS_PRIVATE_KEY_FILE} and "
+        "{TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES} (docs/key-rotation.md).",
+    ),
+    "E010": (
+        "The setting {name} is required and is not set.",
+        "Set {name} in your settings, from the environment (never commit a secret); "
+        "`python manage.py generate_secrets` prints a fresh value. See docs/install.md.",
+    ),
+    "E011": (
+        "Static files have not been collected: {storage} has no manifest ({manifest}), so every page "
+        'that links a stylesheet would fail with "Missing staticfiles manifest entry".',
+        "Run `python manage.py collectstatic --noinput` as part of each release, before starting the "
+        "app servers (STATIC_ROOT is {root}).",
+    ),
+    "W010": (
+        "'tokens_app' is listed after 'django.contrib.admin' in INSTALLED_APPS.",
+        "Move 'tokens_app' above 'django.contrib.admin': otherwise the admin's registration/ templates "
+        "replace the app's password change and reset pages.",
     ),
     "W001": (
         "The {name} key is shorter than 32 bytes.",
@@ -52,32 +71,43 @@ MESSAGES = {
     "W007": (
         "The access key fallback file {path} holds a private key.",
         "A retired key only verifies: keep its public half (the .pub file generate_secrets wrote) "
-        "in ACCESS_TOKEN_PUBLIC_KEY_FALLBACK_FILES and delete the private key.",
+        "in {TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES} and delete the private key.",
     ),
     "W002": (
         "Auth cookies are sent without the Secure attribute while DEBUG is off.",
-        "Remove TOKENS_COOKIE_SECURE = False: tokens must only travel over HTTPS.",
+        "Remove {TOKENS_COOKIE_SECURE} = False: tokens must only travel over HTTPS.",
     ),
     "W003": (
-        "TOKENS_COOKIE_SAMESITE is {value!r}.",
+        "{TOKENS_COOKIE_SAMESITE} is {value!r}.",
         "Use 'Lax' (the default) or 'Strict'; 'None' sends the auth cookies on cross-site requests.",
     ),
     "W004": (
         "Access tokens live {access}: a revoked user keeps access that long.",
-        "Keep ACCESS_TOKEN_EXPIRY at 15 minutes or less, or turn on TOKENS_IMMEDIATE_REVOCATION "
-        "with a shared cache (REDIS_URL).",
+        "Keep {TOKENS_ACCESS_LIFETIME} at 15 minutes or less, or turn on {TOKENS_IMMEDIATE_REVOCATION} "
+        "with a shared cache ({CACHES}: Redis or Memcached).",
     ),
     "W005": (
         "Immediate revocation is on with a per-process cache: other worker processes learn of a "
         "revocation only when their cached version expires (TOKENS_VERSION_CACHE_TIMEOUT).",
-        "Set REDIS_URL so every app server shares one cache.",
+        "Point {CACHES}['default'] at a shared cache (Redis or Memcached) so every app server sees one.",
     ),
 }
 
 
+def _format(template: str, fmt: dict) -> str:
+    # {TOKENS_X} (any upper-case field) names a setting: shown with the
+    # environment variable the project reads it from, when it says so.
+    names = {
+        field: setting_name(field)
+        for _, field, _, _ in Formatter().parse(template)
+        if field and field.isupper() and field not in fmt
+    }
+    return template.format(**names, **fmt)
+
+
 def _message(kind, check_id: str, obj=None, **fmt):
     text, hint = MESSAGES[check_id]
-    return kind(text.format(**fmt), hint=hint.format(**fmt), id=f"tokens_app.{check_id}", obj=obj)
+    return kind(_format(text, fmt), hint=_format(hint, fmt), id=f"tokens_app.{check_id}", obj=obj)
 
 
 @register(Tags.security, Tags.compatibility)
@@ -110,12 +140,24 @@ def _named_secrets(kind: str, current: str, fallbacks: list[str]) -> list[tuple[
 @register(Tags.security)
 def check_keys(app_configs=None, **kwargs):
     errors = []
-    secrets = _named_secrets("refresh", app_settings.REFRESH_SECRET, app_settings.REFRESH_SECRET_FALLBACKS)
-    access_secrets = []
-    if app_settings.ACCESS_ALGORITHM not in keys.ASYMMETRIC_ALGORITHMS:
-        access_secrets = _named_secrets(
-            "access", app_settings.ACCESS_SECRET, app_settings.ACCESS_SECRET_FALLBACKS
+    asymmetric = app_settings.ACCESS_ALGORITHM in keys.ASYMMETRIC_ALGORITHMS
+    try:
+        secrets = _named_secrets(
+            "refresh", app_settings.REFRESH_SECRET, app_settings.REFRESH_SECRET_FALLBACKS
         )
+        access_secrets = []
+        if not asymmetric:
+            access_secrets = _named_secrets(
+                "access", app_settings.ACCESS_SECRET, app_settings.ACCESS_SECRET_FALLBACKS
+            )
+    except MissingSetting:
+        # Every missing one at once, so a new project fixes its settings in one go.
+        required = ["TOKENS_REFRESH_SECRET"] + ([] if asymmetric else ["TOKENS_ACCESS_SECRET"])
+        return [
+            _message(Error, "E010", name=setting_name(name))
+            for name in required
+            if not getattr(settings, name, None)
+        ]
     for name, key in access_secrets + secrets:
         if len(key.encode()) < MIN_KEY_BYTES:
             errors.append(_message(Warning, "W001", name=name))
@@ -164,3 +206,36 @@ def check_lifetimes_and_cookies(app_configs=None, **kwargs):
     if app_settings.IMMEDIATE_REVOCATION and not app_settings.SHARED_CACHE:
         errors.append(_message(Warning, "W005"))
     return errors
+
+
+@register(Tags.templates)
+def check_app_order(app_configs=None, **kwargs):
+    apps = list(settings.INSTALLED_APPS)
+    names = [app.split(".apps.")[0] for app in apps]
+    if "tokens_app" in names and "django.contrib.admin" in names:
+        if names.index("tokens_app") > names.index("django.contrib.admin"):
+            return [_message(Warning, "W010")]
+    return []
+
+
+@register(deploy=True)
+def check_static_files_collected(app_configs=None, **kwargs):
+    """Production storage with a manifest (Django's or WhiteNoise's) needs
+    collectstatic before the first request, or every page answers 500."""
+    from django.contrib.staticfiles.storage import ManifestFilesMixin
+    from django.core.files.storage import storages
+
+    storage = storages["staticfiles"]
+    if settings.DEBUG or not isinstance(storage, ManifestFilesMixin) or not storage.manifest_strict:
+        return []
+    if storage.read_manifest() is not None:
+        return []
+    return [
+        _message(
+            Error,
+            "E011",
+            storage=type(storage).__name__,
+            manifest=storage.manifest_storage.path(storage.manifest_name),
+            root=settings.STATIC_ROOT,
+        )
+    ]

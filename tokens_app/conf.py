@@ -20,7 +20,7 @@ TOKENS_JWKS_MAX_AGE              300 (seconds)                Cache-Control max-
 TOKENS_ACCESS_LIFETIME           5 minutes                    lifetime of an access token
 TOKENS_REFRESH_LIFETIME          14 days                      refresh token / idle session life
 TOKENS_LEEWAY                    10 seconds                   clock skew tolerated on exp/iat
-TOKENS_ISSUER                    "authproject"                the ``iss`` claim, required on verify
+TOKENS_ISSUER                    "tokens_app"                 the ``iss`` claim, required on verify
 TOKENS_MAX_TOKEN_BYTES           4096                         longer cookies are refused unparsed
 TOKENS_ACCESS_COOKIE             "access_token"               cookie names
 TOKENS_REFRESH_COOKIE            "refresh_token"
@@ -41,6 +41,10 @@ TOKENS_REFRESH_IP_RATE           (30, 1 minute)               refused (not expir
 TOKENS_CLIENT_IP_HEADER          None                         e.g. "HTTP_X_FORWARDED_FOR", set by YOUR proxy
 TOKENS_TRUSTED_PROXY_COUNT       1                            proxies in front of Django appending to it
 TOKENS_THROTTLE_IPV6_PREFIX      64                           IPv6 clients are counted per /64 network
+TOKENS_ENVIRONMENT_NAMES         {}                           setting -> the environment variable your
+                                                              settings read it from, for messages and
+                                                              generate_secrets (e.g. {"TOKENS_ACCESS_
+                                                              SECRET": "ACCESS_TOKEN_SECRET"})
 ===============================  ===========================  ======================================
 
 A rate is ``(count, window)`` with the window a ``timedelta`` or seconds.
@@ -55,6 +59,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 _LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -62,14 +67,39 @@ _LOCAL_CACHES = (
 )
 
 
+def setting_name(name: str) -> str:
+    """``name`` as a message shows it: with the environment variable the
+    project reads it from, when the project says so (TOKENS_ENVIRONMENT_NAMES)."""
+    variable = app_settings.ENVIRONMENT_NAMES.get(name)
+    return f"{name} (environment variable {variable})" if variable else name
+
+
+class MissingSetting(ImproperlyConfigured):
+    """A required setting is absent or empty; the system check tokens_app.E010 reports it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"The setting {setting_name(name)} is required by tokens_app and is not set. "
+            "`python manage.py generate_secrets` prints a fresh value."
+        )
+
+
+def _required(name: str) -> str:
+    value = getattr(settings, name, None)
+    if not value:
+        raise MissingSetting(name)
+    return value
+
+
 class _Settings:
     @property
     def ACCESS_SECRET(self) -> str:
-        return settings.TOKENS_ACCESS_SECRET
+        return _required("TOKENS_ACCESS_SECRET")
 
     @property
     def REFRESH_SECRET(self) -> str:
-        return settings.TOKENS_REFRESH_SECRET
+        return _required("TOKENS_REFRESH_SECRET")
 
     @property
     def ACCESS_SECRET_FALLBACKS(self) -> list[str]:
@@ -117,7 +147,7 @@ class _Settings:
 
     @property
     def ISSUER(self) -> str:
-        return getattr(settings, "TOKENS_ISSUER", "authproject")
+        return getattr(settings, "TOKENS_ISSUER", "tokens_app")
 
     @property
     def MAX_TOKEN_BYTES(self) -> int:
@@ -206,6 +236,10 @@ class _Settings:
     @property
     def THROTTLE_IPV6_PREFIX(self) -> int:
         return getattr(settings, "TOKENS_THROTTLE_IPV6_PREFIX", 64)
+
+    @property
+    def ENVIRONMENT_NAMES(self) -> dict[str, str]:
+        return dict(getattr(settings, "TOKENS_ENVIRONMENT_NAMES", {}))
 
 
 app_settings = _Settings()

@@ -45,7 +45,7 @@ def jwks(request: HttpRequest) -> JsonResponse:
                 "code": "no_public_keys",
                 "detail": (
                     f"Access tokens are signed with {algorithm}, a shared secret: there is no public "
-                    "key to publish, and only this server can verify them. Set ACCESS_TOKEN_ALGORITHM "
+                    "key to publish, and only this server can verify them. Set TOKENS_ACCESS_ALGORITHM "
                     "to EdDSA, ES256 or RS256 to let other services verify access tokens."
                 ),
             },

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from django.core.exceptions import ImproperlyConfigured
 
-from .conf import app_settings
+from .conf import app_settings, setting_name
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
@@ -124,7 +124,8 @@ def jwk_thumbprint(public_key: PublicKeyTypes) -> str:
 def _check_type(public_key, algorithm: str, source: str) -> None:
     if not isinstance(public_key, _PUBLIC_TYPES[algorithm]):
         raise ImproperlyConfigured(
-            f"{source} holds a {type(public_key).__name__}, but ACCESS_TOKEN_ALGORITHM={algorithm} "
+            f"{source} holds a {type(public_key).__name__}, but "
+            f"{setting_name('TOKENS_ACCESS_ALGORITHM')}={algorithm} "
             f"needs {_KEY_NAMES[algorithm]}. Generate one with "
             f"`python manage.py generate_secrets --algorithm {algorithm} --key-file PATH`."
         )
@@ -139,10 +140,9 @@ def _read_pem(path: str, source: str) -> bytes:
         raise ImproperlyConfigured(f"{source}: cannot read {path!r} ({exc.strerror}).") from None
 
 
-def load_private_key(
-    path: str, algorithm: str, *, source: str = "ACCESS_TOKEN_PRIVATE_KEY_FILE"
-) -> PrivateKeyTypes:
+def load_private_key(path: str, algorithm: str, *, source: str | None = None) -> PrivateKeyTypes:
     """The private key in the PEM file at ``path``, checked against ``algorithm``."""
+    source = source or setting_name("TOKENS_ACCESS_PRIVATE_KEY_FILE")
     try:
         private_key = serialization.load_pem_private_key(_read_pem(path, source), password=None)
     except (ValueError, TypeError) as exc:
@@ -153,10 +153,9 @@ def load_private_key(
     return private_key
 
 
-def load_public_key(
-    path: str, algorithm: str, *, source: str = "ACCESS_TOKEN_PUBLIC_KEY_FALLBACK_FILES"
-) -> PublicKeyTypes:
+def load_public_key(path: str, algorithm: str, *, source: str | None = None) -> PublicKeyTypes:
     """The public key in the PEM file at ``path``; a private key file gives its public half."""
+    source = source or setting_name("TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES")
     pem = _read_pem(path, source)
     try:
         public_key = serialization.load_pem_public_key(pem)
@@ -207,8 +206,9 @@ def hmac_keyring(algorithm: str, current: str, fallbacks: tuple[str, ...]) -> Ke
 def asymmetric_keyring(algorithm: str, private_key_file: str, fallback_files: tuple[str, ...]) -> Keyring:
     if not private_key_file:
         raise ImproperlyConfigured(
-            f"ACCESS_TOKEN_ALGORITHM={algorithm} needs ACCESS_TOKEN_PRIVATE_KEY_FILE, the path of a PEM "
-            f"private key (`python manage.py generate_secrets --algorithm {algorithm} --key-file PATH`)."
+            f"{setting_name('TOKENS_ACCESS_ALGORITHM')}={algorithm} needs "
+            f"{setting_name('TOKENS_ACCESS_PRIVATE_KEY_FILE')}, the path of a PEM private key "
+            f"(`python manage.py generate_secrets --algorithm {algorithm} --key-file PATH`)."
         )
     private_key = load_private_key(private_key_file, algorithm)
     keys = [_asymmetric_key(algorithm, private_key.public_key(), private_key)]
@@ -226,8 +226,8 @@ def access_keyring() -> Keyring:
         )
     if algorithm not in HMAC_ALGORITHMS:
         raise ImproperlyConfigured(
-            f"ACCESS_TOKEN_ALGORITHM={algorithm!r} is not supported: use HS256 (the default), "
-            "EdDSA, ES256 or RS256."
+            f"{setting_name('TOKENS_ACCESS_ALGORITHM')}={algorithm!r} is not supported: "
+            "use HS256 (the default), EdDSA, ES256 or RS256."
         )
     return hmac_keyring(algorithm, app_settings.ACCESS_SECRET, tuple(app_settings.ACCESS_SECRET_FALLBACKS))
 
