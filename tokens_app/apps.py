@@ -11,7 +11,9 @@ class TokensAppConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
 
-        from . import checks  # noqa: F401  (registers the system checks)
-        from .signals import connect_receivers
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            receivers,
+        )
 
-        connect_receivers(get_user_model())
+        receivers.connect(get_user_model())
