@@ -12,10 +12,12 @@ class TokensAppConfig(AppConfig):
         from django.apps import apps
         from django.contrib.auth import get_user_model
 
-        from . import checks  # noqa: F401  (registers the system checks)
-        from .signals import connect_receivers
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            receivers,
+        )
 
-        connect_receivers(get_user_model())
+        receivers.connect(get_user_model())
         if apps.is_installed("drf_spectacular"):
             # Registers the API's OpenAPI description; without drf-spectacular
             # nothing of it (nor DRF) is imported.

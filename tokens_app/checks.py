@@ -27,7 +27,18 @@ MESSAGES = {
     ),
     "E003": (
         "The user model {model} has no 'token_version' field.",
-        "Add token_version = models.PositiveIntegerField(default=0, editable=False) to it.",
+        "Build your user model on the app's mixin, then run makemigrations:\n"
+        "    from tokens_app.models import TokenVersionMixin\n"
+        "    class User(TokenVersionMixin, AbstractUser): ...\n"
+        "(or subclass tokens_app.models.AbstractTokenUser). For a user model you "
+        "cannot change, such as Django's default auth.User, add 'tokens_app.user_version' "
+        "to INSTALLED_APPS instead: the version then lives in a table of its own.",
+    ),
+    "E010": (
+        "The user model {model} has a 'token_version' field without the save() guard.",
+        "Put tokens_app.models.TokenVersionMixin first among its bases and remove the field "
+        "you declared: without the guard, saving an instance loaded before a force logout "
+        "writes the old version back and revives every session it ended.",
     ),
     "E004": (
         "Access and refresh tokens are signed with the same key ({names}).",
@@ -123,13 +134,20 @@ def check_middleware(app_configs=None, **kwargs):
 
 @register(Tags.models)
 def check_user_model(app_configs=None, **kwargs):
+    from django.apps import apps
     from django.contrib.auth import get_user_model
+
+    from .models import TokenVersionMixin
 
     model = get_user_model()
     try:
         model._meta.get_field("token_version")
     except FieldDoesNotExist:
+        if apps.is_installed("tokens_app.user_version"):
+            return []  # the one-to-one storage (versions.py)
         return [_message(Error, "E003", model=model._meta.label)]
+    if not issubclass(model, TokenVersionMixin):
+        return [_message(Error, "E010", model=model._meta.label)]
     return []
 
 

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.middleware.csrf import rotate_token
 from django.utils.functional import SimpleLazyObject, empty
 
-from . import audit, revocation
+from . import audit, revocation, versions
 from .conf import app_settings
 from .devices import describe
 from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked, UserInactive
@@ -85,7 +85,7 @@ def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = Non
         try:
             session = (
                 LoginSession.objects.select_for_update(of=("self",))
-                .select_related("user")
+                .select_related("user", *versions.joined("user"))
                 .get(pk=claims.sid, user_id=claims.sub)
             )
         except (LoginSession.DoesNotExist, ValidationError, ValueError):
@@ -93,7 +93,7 @@ def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = Non
         user = session.user
         if not user.is_active:
             raise UserInactive()
-        if session.revoked_at is not None or claims.ver != user.token_version:
+        if session.revoked_at is not None or claims.ver != versions.of(user):
             raise TokenRevoked()
         if session.expires_at <= now:
             raise TokenExpired()

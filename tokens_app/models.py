@@ -9,7 +9,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
-class User(AbstractUser):
+class TokenVersionMixin(models.Model):
+    """``token_version`` and the save() guard that protects it, for a user model.
+
+    Add it to the bases of your own user model (``class User(TokenVersionMixin,
+    AbstractUser)``) or build on ``AbstractTokenUser``. Every token carries the
+    version it was issued at; ``revocation.bump_token_version`` ends every
+    session of the user by raising it by one.
+    """
+
     token_version = models.PositiveIntegerField(
         _("token version"),
         default=0,
@@ -17,17 +25,34 @@ class User(AbstractUser):
         help_text=_("Raised by one to end every session of this user."),
     )
 
+    class Meta:
+        abstract = True
+
     def save(self, *args, **kwargs):
         # Only revocation.bump_token_version writes token_version, with an
         # atomic UPDATE. A plain save() of an instance loaded before a bump
         # would otherwise write the old number back and revive every session.
-        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = [
-                field.name
-                for field in self._meta.concrete_fields
-                if not field.primary_key and field.name != "token_version"
-            ]
+        if self.pk is not None and not self._state.adding:
+            update_fields = kwargs.get("update_fields")
+            if update_fields is None:
+                update_fields = [field.name for field in self._meta.concrete_fields if not field.primary_key]
+            kwargs["update_fields"] = [name for name in update_fields if name != "token_version"]
         super().save(*args, **kwargs)
+
+
+class AbstractTokenUser(TokenVersionMixin, AbstractUser):
+    """Django's ``AbstractUser`` with ``token_version``: the base for a project's own user."""
+
+    class Meta(AbstractUser.Meta):
+        abstract = True
+
+
+class User(AbstractTokenUser):  # noqa: DJ008 (AbstractBaseUser.__str__ is the username)
+    """The ready-made user (``AUTH_USER_MODEL = "tokens_app.User"``). Swappable,
+    as ``auth.User`` is: with another AUTH_USER_MODEL it creates no table."""
+
+    class Meta(AbstractTokenUser.Meta):
+        swappable = "AUTH_USER_MODEL"
 
 
 class LoginSessionQuerySet(models.QuerySet):

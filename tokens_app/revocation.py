@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import audit
+from . import audit, versions
 from .conf import app_settings
 from .exceptions import TokenRevoked
 from .models import AuditEvent, LoginSession
@@ -61,10 +61,7 @@ def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
     User = get_user_model()
     now = timezone.now()
     with transaction.atomic():
-        User._default_manager.filter(pk=user.pk).update(token_version=F("token_version") + 1)
-        # Inside the transaction our UPDATE holds the row lock, so this reads
-        # our own increment, not a concurrent one.
-        version = User._default_manager.values_list("token_version", flat=True).get(pk=user.pk)
+        version = _increment(user.pk)
         LoginSession.objects.filter(user_id=user.pk, revoked_at__isnull=True).update(
             revoked_at=now, revoked_reason=reason[:40]
         )
@@ -72,7 +69,7 @@ def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
         transaction.on_commit(
             lambda: _cache_set(_version_key(user.pk), version, app_settings.VERSION_CACHE_TIMEOUT)
         )
-    user.token_version = version
+    versions.remember(user, version)
     logger.info(
         "revoked user_id=%s version=%d reason=%s actor_id=%s",
         user.pk,
@@ -82,6 +79,21 @@ def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
     )
     tokens_revoked.send(sender=User, user=user, reason=reason, actor=actor, version=version)
     return version
+
+
+def _increment(user_id) -> int:
+    """token_version + 1 in one UPDATE, wherever it is stored (versions.py)."""
+    model, field, user_lookup, create_missing = versions.storage()
+    rows = model._default_manager.filter(**{user_lookup: user_id})
+    if not rows.update(**{field: F(field) + 1}) and create_missing:
+        # The user's first bump: the one-to-one row is created on demand. A
+        # concurrent first bump's INSERT is waited for, then found; both
+        # increments then apply, so two bumps still give +2.
+        model._default_manager.get_or_create(**{user_lookup: user_id})
+        rows.update(**{field: F(field) + 1})
+    # Inside the transaction our UPDATE holds the row lock, so this reads
+    # our own increment, not a concurrent one.
+    return rows.values_list(field, flat=True).get()
 
 
 def revoke_session(session: LoginSession, *, reason: str, actor=None, request=None) -> bool:
@@ -176,7 +188,7 @@ def _database_version(user_id) -> int:
     User = get_user_model()
     version = (
         User._default_manager.filter(pk=user_id, is_active=True)
-        .values_list("token_version", flat=True)
+        .values_list(versions.expression(), flat=True)
         .first()
     )
     return -1 if version is None else version

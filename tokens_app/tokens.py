@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from jwt.algorithms import HMACAlgorithm
 
+from . import versions
 from .conf import app_settings
 from .exceptions import TokenError, TokenExpired
 from .keys import Keyring, access_keyring, hmac_key_id, refresh_keyring
@@ -97,7 +98,7 @@ def _issue(typ: str, user, *, session_id: str, jti: str | None, now: datetime | 
     lifetime = app_settings.ACCESS_LIFETIME if typ == ACCESS else app_settings.REFRESH_LIFETIME
     claims = Claims(
         sub=str(user.pk),
-        ver=int(user.token_version),
+        ver=versions.of(user),
         typ=typ,
         sid=str(session_id),
         iat=issued,

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.utils.functional import SimpleLazyObject
 
+from . import versions
 from .exceptions import TokenRevoked
 from .tokens import Claims
 
@@ -24,8 +25,8 @@ class TokenUser(SimpleLazyObject):
     def __init__(self, claims: Claims, on_revoked: Callable[[TokenRevoked], None] | None = None):
         def load():
             User = get_user_model()
-            user = User._default_manager.filter(pk=claims.sub).first()
-            if user is None or not user.is_active or user.token_version != claims.ver:
+            user = User._default_manager.select_related(*versions.joined()).filter(pk=claims.sub).first()
+            if user is None or not user.is_active or versions.of(user) != claims.ver:
                 if on_revoked is not None:
                     on_revoked(TokenRevoked())
                 return AnonymousUser()

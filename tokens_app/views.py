@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 from django.views.generic.edit import FormView
 
-from . import audit, flows, revocation, throttling
+from . import audit, flows, revocation, throttling, versions
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError
@@ -40,7 +40,7 @@ class ResetTokenGenerator(PasswordResetTokenGenerator):
     key_salt = "tokens_app.views.ResetTokenGenerator"
 
     def _make_hash_value(self, user, timestamp):
-        return f"{super()._make_hash_value(user, timestamp)}{user.token_version}"
+        return f"{super()._make_hash_value(user, timestamp)}{versions.of(user)}"
 
 
 reset_token_generator = ResetTokenGenerator()

@@ -13,8 +13,11 @@ class Migration(migrations.Migration):
 
     initial = True
 
+    # The user model may be this app's own User (its __first__ is this
+    # migration, which the loader ignores) or a project's, created first.
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -40,6 +43,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'user',
                 'verbose_name_plural': 'users',
                 'abstract': False,
+                'swappable': 'AUTH_USER_MODEL',
             },
             managers=[
                 ('objects', django.contrib.auth.models.UserManager()),
