@@ -30,7 +30,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     # Above the admin: the app's registration/ templates (password change and
-    # reset pages) must win over the admin's own (check tokens_app.W010).
+    # reset pages) must win over the admin's own (check tokens_app.W020).
     "tokens_app",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -87,7 +87,7 @@ def test_check_deploy_without_collected_static_files_is_an_error_that_says_what_
     result = run(env, "manage.py", "check", "--deploy")
 
     assert result.returncode == 1
-    assert "(tokens_app.E011) Static files have not been collected" in result.stderr
+    assert "(tokens_app.E021) Static files have not been collected" in result.stderr
     assert "HINT: Run `python manage.py collectstatic --noinput`" in result.stderr
 
 

@@ -132,16 +132,16 @@ def test_a_check_hint_names_the_environment_variable_the_project_maps_a_setting_
 def test_a_missing_secret_setting_is_a_check_error_with_a_hint_not_a_traceback(missing, settings):
     settings.TOKENS_ENVIRONMENT_NAMES = {}
     delattr(settings, missing)
-    errors = [m for m in run_checks() if m.id == "tokens_app.E010"]
+    errors = [m for m in run_checks() if m.id == "tokens_app.E020"]
     assert [m.msg for m in errors] == [f"The setting {missing} is required and is not set."]
     assert "generate_secrets" in errors[0].hint
-    with pytest.raises(SystemCheckError, match="tokens_app.E010"):
+    with pytest.raises(SystemCheckError, match="tokens_app.E020"):
         call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
 
 
 def test_an_empty_secret_setting_counts_as_missing(settings):
     settings.TOKENS_REFRESH_SECRET = ""
-    assert "tokens_app.E010" in {m.id for m in run_checks()}
+    assert "tokens_app.E020" in {m.id for m in run_checks()}
 
 
 def test_a_missing_secret_at_request_time_is_an_error_that_names_the_setting(settings, alice):
@@ -170,4 +170,4 @@ def test_the_default_issuer_does_not_name_this_site(settings):
 def test_tokens_app_after_the_admin_is_a_warning_since_the_admin_templates_would_win(settings):
     apps = [app for app in settings.INSTALLED_APPS if app != "tokens_app"]
     settings.INSTALLED_APPS = [*apps, "tokens_app"]
-    assert "tokens_app.W010" in {m.id for m in run_checks()}
+    assert "tokens_app.W020" in {m.id for m in run_checks()}

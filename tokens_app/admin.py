@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import admin, messages
+from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.templatetags.admin_urls import admin_urlname
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -17,9 +18,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from . import flows, revocation, throttling
+from . import flows, revocation, throttling, versions
 from .cookies import set_auth_cookies
-from .models import AuditEvent, LoginSession, User
+from .models import AuditEvent, LoginSession
 
 
 def _report_logged_out(modeladmin, request: HttpRequest, count: int) -> None:
@@ -91,18 +92,30 @@ class LockedOutFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=locked)
 
 
-@admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = (*DjangoUserAdmin.list_display, "is_active", "token_version", "login_lockout")
+    """Django's UserAdmin with "Force logout", the login lockout and the device
+    sessions. Registered for ``tokens_app.User`` and in place of Django's own for
+    ``auth.User``; a project's own user model registers it (docs/install.md)."""
+
+    list_display = (*DjangoUserAdmin.list_display, "is_active", "current_token_version", "login_lockout")
     list_filter = (LockedOutFilter, *DjangoUserAdmin.list_filter)
-    readonly_fields = ("token_version", "login_lockout", "last_login", "date_joined")
+    readonly_fields = ("current_token_version", "login_lockout", "last_login", "date_joined")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        (_("Sessions"), {"fields": ("token_version", "login_lockout")}),
+        (_("Sessions"), {"fields": ("current_token_version", "login_lockout")}),
     )
     inlines = [LoginSessionInline]
     actions = ["force_logout", "clear_lockout"]
     change_form_template = "admin/tokens_app/user/change_form.html"
+
+    def get_queryset(self, request: HttpRequest):
+        # The version's own row (auth.User) comes in the same query: no N+1 on the list.
+        return super().get_queryset(request).select_related(*versions.joined())
+
+    @admin.display(description=_("token version"))
+    def current_token_version(self, user) -> int:
+        # Wherever the project keeps it: a field on the user, or its own row.
+        return versions.of(user) if user.pk is not None else 0
 
     @admin.display(description=_("login lockout"))
     def login_lockout(self, user) -> str:
@@ -223,3 +236,26 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _register_user_admin() -> None:
+    user_model = get_user_model()
+    if user_model._meta.label == "tokens_app.User":
+        admin.site.register(user_model, UserAdmin)
+    elif user_model._meta.label == "auth.User":
+        # Django's auth app registers its own UserAdmin when its admin module
+        # is imported (after ours, when tokens_app comes first): import it now,
+        # then take its place, keeping any other admin the project put there.
+        import django.contrib.auth.admin  # noqa: F401
+
+        try:
+            current = admin.site.get_model_admin(user_model)
+        except NotRegistered:
+            current = None
+        if current is None or type(current) is DjangoUserAdmin:
+            if current is not None:
+                admin.site.unregister(user_model)
+            admin.site.register(user_model, UserAdmin)
+
+
+_register_user_admin()

@@ -55,18 +55,18 @@ MESSAGES = {
         "Fix {TOKENS_ACCESS_ALGORITHM}, {TOKENS_ACCESS_PRIVATE_KEY_FILE} and "
         "{TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES} (docs/key-rotation.md).",
     ),
-    "E010": (
+    "E020": (
         "The setting {name} is required and is not set.",
         "Set {name} in your settings, from the environment (never commit a secret); "
         "`python manage.py generate_secrets` prints a fresh value. See docs/install.md.",
     ),
-    "E011": (
+    "E021": (
         "Static files have not been collected: {storage} has no manifest ({manifest}), so every page "
         'that links a stylesheet would fail with "Missing staticfiles manifest entry".',
         "Run `python manage.py collectstatic --noinput` as part of each release, before starting the "
         "app servers (STATIC_ROOT is {root}).",
     ),
-    "W010": (
+    "W020": (
         "'tokens_app' is listed after 'django.contrib.admin' in INSTALLED_APPS.",
         "Move 'tokens_app' above 'django.contrib.admin': otherwise the admin's registration/ templates "
         "replace the app's password change and reset pages.",
@@ -172,7 +172,7 @@ def check_keys(app_configs=None, **kwargs):
         # Every missing one at once, so a new project fixes its settings in one go.
         required = ["TOKENS_REFRESH_SECRET"] + ([] if asymmetric else ["TOKENS_ACCESS_SECRET"])
         return [
-            _message(Error, "E010", name=setting_name(name))
+            _message(Error, "E020", name=setting_name(name))
             for name in required
             if not getattr(settings, name, None)
         ]
@@ -232,7 +232,7 @@ def check_app_order(app_configs=None, **kwargs):
     names = [app.split(".apps.")[0] for app in apps]
     if "tokens_app" in names and "django.contrib.admin" in names:
         if names.index("tokens_app") > names.index("django.contrib.admin"):
-            return [_message(Warning, "W010")]
+            return [_message(Warning, "W020")]
     return []
 
 
@@ -251,7 +251,7 @@ def check_static_files_collected(app_configs=None, **kwargs):
     return [
         _message(
             Error,
-            "E011",
+            "E021",
             storage=type(storage).__name__,
             manifest=storage.manifest_storage.path(storage.manifest_name),
             root=settings.STATIC_ROOT,

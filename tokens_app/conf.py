@@ -75,7 +75,7 @@ def setting_name(name: str) -> str:
 
 
 class MissingSetting(ImproperlyConfigured):
-    """A required setting is absent or empty; the system check tokens_app.E010 reports it."""
+    """A required setting is absent or empty; the system check tokens_app.E020 reports it."""
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -8,6 +8,9 @@ from . import views
 # The browser pages, mounted at /accounts/. The JSON API (Django REST framework)
 # has its own urls module, tokens_app.api_urls, mounted at /api/auth/.
 urlpatterns = [
+    # The signed-in user's page (token expiry, devices, log out everywhere);
+    # a site may also mount views.home at its root, as authproject does.
+    path("", views.home, name="account_home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("logout/all/", views.logout_all, name="logout_all"),

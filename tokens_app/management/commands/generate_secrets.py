@@ -25,6 +25,9 @@ def _line(setting: str, value: str) -> str:
 
 
 class Command(BaseCommand):
+    # It makes the secrets a new project is missing: the checks that report
+    # them missing (tokens_app.E020) must not stop it.
+    requires_system_checks: list[str] = []
     help = (
         "Print fresh secrets (SECRET_KEY, TOKENS_ACCESS_SECRET, TOKENS_REFRESH_SECRET, or the environment "
         "variables TOKENS_ENVIRONMENT_NAMES maps them to), one NAME=value line each, ready for an env "
