@@ -34,6 +34,8 @@ def production_env(**overrides: str) -> dict[str, str]:
         REFRESH_TOKEN_SECRET=secrets.token_urlsafe(48),
         DJANGO_ALLOWED_HOSTS="auth.example.com",
         DJANGO_CSRF_TRUSTED_ORIGINS="https://auth.example.com",
+        # The documented proxy writes the client's address here (docs/production.md).
+        TOKENS_CLIENT_IP_HEADER="X-Forwarded-For",
     )
     env.update(overrides)
     return env
@@ -69,6 +71,17 @@ def test_check_deploy_is_clean_apart_from_the_documented_exceptions(services):
     # admin.E410 (no SessionMiddleware) and HSTS includeSubDomains / preload:
     # see SILENCED_SYSTEM_CHECKS in settings.py and docs/production.md.
     assert "System check identified no issues (3 silenced)." in result.stdout
+
+
+def test_check_deploy_warns_when_behind_the_proxy_no_client_ip_source_is_set():
+    env = production_env()
+    del env["TOKENS_CLIENT_IP_HEADER"]
+
+    result = run(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode != 0
+    assert "tokens_app.W010" in result.stderr + result.stdout
+    assert "TOKENS_CLIENT_IP_HEADER" in result.stderr + result.stdout
 
 
 @DEPLOYMENTS
