@@ -273,9 +273,18 @@ def login_ip_counter(request) -> Counter:
     return Counter.for_rate(LOGIN_IP, ip_identity(request), app_settings.LOGIN_IP_RATE)
 
 
+def _account_digest(account: str) -> str:
+    return hashlib.sha256(account.encode()).hexdigest()[:40]
+
+
 def _generation_key(account: str) -> str:
-    digest = hashlib.sha256(account.encode()).hexdigest()[:40]
-    return f"tokens:throttle:{LOGIN_CLIENT}:gen:{digest}"
+    return f"tokens:throttle:{LOGIN_CLIENT}:gen:{_account_digest(account)}"
+
+
+def _client_locked_key(account: str) -> str:
+    # Set when some client reaches its lock on the account, so clear_lockout
+    # can say whether it unlocked anything.
+    return f"tokens:throttle:{LOGIN_CLIENT}:locked:{_account_digest(account)}"
 
 
 def _client_counter(account: str, client: str) -> Counter:
@@ -318,6 +327,13 @@ def known_device(request, username: str) -> str | None:
     return payload["d"]
 
 
+def _cache_set(key: str, value: str, timeout: int) -> None:
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception:
+        logger.exception("throttle cache unavailable, %s not written", key)
+
+
 def _user_named(username: str):
     model = get_user_model()
     return model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
@@ -346,6 +362,8 @@ def authenticate(request, *, username: str, password: str):
                 # not stored: they are often passwords typed into the wrong box.
                 named = slot.counter.scope in (LOGIN_ACCOUNT, LOGIN_CLIENT)
                 _audit_limit(request, slot.counter, user=(lambda: _user_named(username)) if named else None)
+                if slot.counter is client:
+                    _cache_set(_client_locked_key(account), "1", client.window)
         return None
     # Not failures: the attempt's slots are given back, and this client's own
     # earlier typos are forgotten. The IP's other failures stay (one valid
@@ -366,17 +384,17 @@ def lockout_remaining(user) -> int | None:
 
 def clear_lockout(user, *, actor=None, request=None) -> bool:
     """Forget the account's failed logins, from every client; True if it was locked."""
+    account = account_key(user.get_username())
     counter = account_counter(user.get_username())
     was_locked = counter.retry_after() is not None
     counter.reset()
     try:
-        cache.set(
-            _generation_key(account_key(user.get_username())),
-            uuid.uuid4().hex,
-            timeout=Counter.for_rate(LOGIN_CLIENT, "", app_settings.LOGIN_CLIENT_RATE).window,
-        )
+        was_locked = cache.get(_client_locked_key(account)) is not None or was_locked
+        cache.delete(_client_locked_key(account))
     except Exception:
-        logger.exception("throttle cache unavailable, scope=%s not cleared", LOGIN_CLIENT)
+        logger.exception("throttle cache unavailable, scope=%s", LOGIN_CLIENT)
+    window = Counter.for_rate(LOGIN_CLIENT, "", app_settings.LOGIN_CLIENT_RATE).window
+    _cache_set(_generation_key(account), uuid.uuid4().hex, window)
     audit.record(
         AuditEvent.Kind.LOCKOUT_CLEARED, user=user, actor=actor, request=request, was_locked=was_locked
     )
