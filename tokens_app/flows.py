@@ -92,17 +92,18 @@ def refresh_request(request, *, now: datetime | None = None) -> TokenPair:
     """Refresh from the request's refresh cookie, behind the per-client limit.
 
     The one place for "throttle check -> refresh -> count the failure", for
-    the middleware's silent refresh and the API alike. Raises
-    throttling.RateLimited (the token is not looked at, so not spent) or a
-    TokenError. Only a token that verifies, signed by us, and is then refused
+    the middleware's silent refresh and the API alike. Raises a TokenError,
+    or throttling.RateLimited (the session is not touched, so the token is
+    not spent). Only a token that verifies, signed by us, and is then refused
     (revoked, reused, an ended session, an inactive user) is counted: a
-    cookie whose signature does not verify costs nothing and counts for
-    nothing, so a flood of junk cannot block the refreshes of everyone who
-    shares the flooder's address. Expired tokens are genuine and not counted.
+    cookie whose signature does not verify is refused before the limit is
+    even read, costs no query and counts for nothing, so a flood of junk
+    cannot block the refreshes of everyone who shares the flooder's address.
+    Expired tokens are genuine (a return after a break) and not counted.
     """
-    throttling.check_refresh(request)
     now = _now(now)
     claims = verify_refresh(request.COOKIES.get(app_settings.REFRESH_COOKIE), now=now)
+    throttling.check_refresh(request)
     try:
         return _rotate(claims, request=request, now=now)
     except TokenExpired:
