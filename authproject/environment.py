@@ -60,6 +60,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip()
+    # isdecimal() alone would also take other scripts' digits.
+    if not (value.isascii() and value.isdecimal()) or int(value) < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number of at least {minimum}.")
+    return int(value)
+
+
 def parse_duration(value: str) -> timedelta:
     """Parse ``900``, ``90s``, ``15m``, ``12h``, ``7d`` or ``2w`` into a timedelta."""
     match = _DURATION.match(value)

@@ -14,6 +14,7 @@ from .environment import (
     database_from_url,
     env_bool,
     env_duration,
+    env_int,
     env_list,
     load_secrets,
 )
@@ -200,6 +201,11 @@ TOKENS_ISSUER = os.environ.get("TOKENS_ISSUER", "authproject")
 TOKENS_ENVIRONMENT_NAMES = SETTING_VARIABLES
 if "TOKENS_IMMEDIATE_REVOCATION" in os.environ:
     TOKENS_IMMEDIATE_REVOCATION = env_bool("TOKENS_IMMEDIATE_REVOCATION")
+# Behind the proxy every request comes from the proxy's address: name the
+# header the proxy writes the client's address into (X-Forwarded-For), or
+# every per-client limit is one limit for the whole site. docs/production.md.
+TOKENS_CLIENT_IP_HEADER = os.environ.get("TOKENS_CLIENT_IP_HEADER", "").strip() or None
+TOKENS_TRUSTED_PROXY_COUNT = env_int("TOKENS_TRUSTED_PROXY_COUNT", 1, minimum=1)
 
 LOGGING = {
     "version": 1,

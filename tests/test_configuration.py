@@ -230,7 +230,7 @@ def test_manage_py_check_in_production_without_secrets_says_what_to_set():
         assert name in last
 
 
-@pytest.mark.parametrize("variable", ["REFRESH_TOKEN_EXPIRY", "DJANGO_DEBUG"])
+@pytest.mark.parametrize("variable", ["REFRESH_TOKEN_EXPIRY", "DJANGO_DEBUG", "TOKENS_TRUSTED_PROXY_COUNT"])
 def test_junk_in_a_setting_stops_start_up_naming_the_variable(variable):
     result = _run(SETUP, **TEST_SECRETS, **{variable: "soonish"})
     assert result.returncode != 0
@@ -265,6 +265,22 @@ def test_lifetimes_and_hosts_come_from_the_environment():
     assert result.stdout.strip() == (
         f"900 {7 * 86400} False ['a.example', 'b.example'] django.db.backends.postgresql"
     )
+
+
+def test_the_client_ip_source_behind_the_proxy_comes_from_the_environment():
+    show = [
+        "-c",
+        "import django; django.setup(); from tokens_app.conf import app_settings as a; "
+        "print(a.CLIENT_IP_HEADER, a.TRUSTED_PROXY_COUNT)",
+    ]
+    configured = _run(
+        show, **TEST_SECRETS, TOKENS_CLIENT_IP_HEADER="X-Forwarded-For", TOKENS_TRUSTED_PROXY_COUNT="2"
+    )
+    unset = _run(show, **TEST_SECRETS)
+
+    assert configured.returncode == 0, configured.stderr
+    assert configured.stdout.strip() == "HTTP_X_FORWARDED_FOR 2"
+    assert unset.stdout.strip() == "None 1"
 
 
 # generate_secrets ---------------------------------------------------------------------------------

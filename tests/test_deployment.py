@@ -34,6 +34,8 @@ def production_env(**overrides: str) -> dict[str, str]:
         REFRESH_TOKEN_SECRET=secrets.token_urlsafe(48),
         DJANGO_ALLOWED_HOSTS="auth.example.com",
         DJANGO_CSRF_TRUSTED_ORIGINS="https://auth.example.com",
+        # The documented proxy writes the client's address here (docs/production.md).
+        TOKENS_CLIENT_IP_HEADER="X-Forwarded-For",
     )
     env.update(overrides)
     return env
@@ -89,6 +91,17 @@ def test_check_deploy_without_collected_static_files_is_an_error_that_says_what_
     assert result.returncode == 1
     assert "(tokens_app.E021) Static files have not been collected" in result.stderr
     assert "HINT: Run `python manage.py collectstatic --noinput`" in result.stderr
+
+
+def test_check_deploy_warns_when_behind_the_proxy_no_client_ip_source_is_set():
+    env = production_env()
+    del env["TOKENS_CLIENT_IP_HEADER"]
+
+    result = run(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode != 0
+    assert "tokens_app.W010" in result.stderr + result.stdout
+    assert "TOKENS_CLIENT_IP_HEADER" in result.stderr + result.stdout
 
 
 @DEPLOYMENTS

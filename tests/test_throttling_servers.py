@@ -23,7 +23,7 @@ from tests.live_servers import deployment, manage
 pytestmark = pytest.mark.server
 
 PASSWORD = "live-password-5d0c7e31"
-USERS = {name: PASSWORD for name in ("victim", "victim2", "resetter")}
+USERS = {name: PASSWORD for name in ("victim", "victim2", "resetter", "bystander", "target")}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,8 @@ def servers(tmp_path_factory):
         DJANGO_SECURE_SSL_REDIRECT="0",
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(tmp_path / "mail"),
+        # As docs/production.md deploys it: the proxy appends the client's address.
+        TOKENS_CLIENT_IP_HEADER="X-Forwarded-For",
     ) as servers:
         yield [server.url for server in servers.started], servers.env, tmp_path
 
@@ -67,11 +69,14 @@ def csrf_token(base: str) -> str:
     return jar["csrftoken"].value
 
 
-def api_login(base: str, username: str, password: str, token: str):
+def api_login(base: str, username: str, password: str, token: str, *, client: str | None = None):
+    headers = {"Content-Type": "application/json", "X-CSRFToken": token, "Cookie": f"csrftoken={token}"}
+    if client is not None:
+        headers["X-Forwarded-For"] = client  # as the proxy writes it
     return request(
         f"{base}/api/auth/login/",
         data=json.dumps({"username": username, "password": password}).encode(),
-        headers={"Content-Type": "application/json", "X-CSRFToken": token, "Cookie": f"csrftoken={token}"},
+        headers=headers,
     )
 
 
@@ -117,3 +122,32 @@ def test_reset_mail_per_address_is_counted_across_servers(servers):
 
     sent = [path.read_text() for path in (tmp_path / "mail").iterdir()]
     assert sum(len(re.findall(r"^To: resetter@example.com$", text, re.M)) for text in sent) == 3
+
+
+def test_behind_the_proxy_one_clients_failed_logins_lock_no_one_else_out(servers):
+    (a, b), _, _ = servers
+    token = csrf_token(a)
+    for n, base in zip(range(32), cycle([a, b]), strict=False):
+        api_login(base, f"nobody{n}", "wrong", token, client="203.0.113.5")
+    assert api_login(a, "bystander", PASSWORD, token, client="203.0.113.5")[0] == 429
+
+    for base in (a, b):
+        status, _, body = api_login(base, "bystander", PASSWORD, token, client="203.0.113.6")
+        assert status == 200, body
+
+
+def test_twelve_parallel_wrong_guesses_on_two_servers_are_checked_at_most_five_times(servers):
+    from concurrent.futures import ThreadPoolExecutor
+
+    (a, b), _, _ = servers
+    token = csrf_token(a)
+
+    def guess(base: str) -> int:
+        return api_login(base, "target", "wrong", token, client="198.51.100.77")[0]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = sorted(pool.map(guess, [a, b] * 6))
+
+    assert statuses.count(401) <= 5
+    assert statuses == [401] * statuses.count(401) + [429] * (12 - statuses.count(401))
+    assert api_login(b, "target", PASSWORD, token, client="198.51.100.77")[0] == 429

@@ -19,9 +19,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import flows, revocation, throttling
 from .authentication import enforce_csrf
-from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
-from .exceptions import TokenError, TokenExpired
+from .exceptions import TokenError
 from .models import LoginSession
 
 
@@ -119,15 +118,10 @@ class LoginView(_CookieEndpoint):
 class RefreshView(_CookieEndpoint):
     def post(self, request):
         try:
-            throttling.check_refresh(request._request)
+            pair = flows.refresh_request(request._request)
         except throttling.RateLimited as exc:
             raise exceptions.Throttled(wait=exc.retry_after) from None
-        try:
-            pair = flows.refresh(request.COOKIES.get(app_settings.REFRESH_COOKIE), request=request._request)
         except TokenError as exc:
-            if not isinstance(exc, TokenExpired):
-                # Expired tokens are genuine; guessed or replayed ones count.
-                throttling.refresh_failed(request._request)
             response = Response(
                 {"detail": str(exc.message), "code": exc.code},
                 status=status.HTTP_401_UNAUTHORIZED,

@@ -102,6 +102,14 @@ MESSAGES = {
         "revocation only when their cached version expires (TOKENS_VERSION_CACHE_TIMEOUT).",
         "Point {CACHES}['default'] at a shared cache (Redis or Memcached) so every app server sees one.",
     ),
+    "W010": (
+        "SECURE_PROXY_SSL_HEADER says the site is behind a proxy, but no client-IP source is set: "
+        "every per-client limit (logins, password resets, refreshes) counts the proxy's address, "
+        "so one client can lock everyone out.",
+        "Set TOKENS_CLIENT_IP_HEADER (the environment variable of the same name in authproject) to "
+        "the header your proxy writes the client's address into, e.g. 'X-Forwarded-For', and "
+        "TOKENS_TRUSTED_PROXY_COUNT to the number of proxies that append to it (docs/production.md).",
+    ),
 }
 
 
@@ -257,3 +265,10 @@ def check_static_files_collected(app_configs=None, **kwargs):
             root=settings.STATIC_ROOT,
         )
     ]
+
+
+@register(Tags.security, deploy=True)
+def check_client_ip_source(app_configs=None, **kwargs):
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and not app_settings.CLIENT_IP_HEADER:
+        return [_message(Warning, "W010")]
+    return []

@@ -33,12 +33,20 @@ TOKENS_IMMEDIATE_REVOCATION      on with a shared cache       token_version chec
 TOKENS_VERSION_CACHE_TIMEOUT     1 hour (shared), 30 s local  how long a cached token_version is trusted
 TOKENS_PRUNE_REVOKED_AFTER       30 days                      prune_sessions keeps revoked rows this long
 TOKENS_THROTTLE_ENABLED          True                         see throttling.py; off only for load tests
-TOKENS_LOGIN_ACCOUNT_RATE        (5, 5 minutes)               failed logins per username per window
+TOKENS_LOGIN_CLIENT_RATE         (5, 5 minutes)               failed logins per account from one client
+                                                              (a known browser, else the client IP)
+TOKENS_LOGIN_ACCOUNT_RATE        (20, 1 hour)                 failed logins per account from browsers
+                                                              that never signed in to it; over it,
+                                                              only known browsers may try
 TOKENS_LOGIN_IP_RATE             (30, 1 minute)               failed logins per client IP per window
+TOKENS_USERNAME_CASE_INSENSITIVE False                        True only if your backend matches
+                                                              usernames case-insensitively
+TOKENS_DEVICE_COOKIE             "known_device"               set at sign-in: "this browser signed in
+TOKENS_DEVICE_COOKIE_LIFETIME    365 days                     to this account before" (throttling.py)
 TOKENS_RESET_ADDRESS_RATE        (3, 1 hour)                  password-reset requests per email address
 TOKENS_RESET_IP_RATE             (20, 1 hour)                 password-reset requests per client IP
 TOKENS_REFRESH_IP_RATE           (30, 1 minute)               refused (not expired) refreshes per client IP
-TOKENS_CLIENT_IP_HEADER          None                         e.g. "HTTP_X_FORWARDED_FOR", set by YOUR proxy
+TOKENS_CLIENT_IP_HEADER          None                         e.g. "X-Forwarded-For", written by YOUR proxy
 TOKENS_TRUSTED_PROXY_COUNT       1                            proxies in front of Django appending to it
 TOKENS_THROTTLE_IPV6_PREFIX      64                           IPv6 clients are counted per /64 network
 TOKENS_ENVIRONMENT_NAMES         {}                           setting -> the environment variable your
@@ -206,8 +214,24 @@ class _Settings:
         return getattr(settings, "TOKENS_THROTTLE_ENABLED", True)
 
     @property
+    def LOGIN_CLIENT_RATE(self) -> tuple[int, timedelta | int]:
+        return getattr(settings, "TOKENS_LOGIN_CLIENT_RATE", (5, timedelta(minutes=5)))
+
+    @property
     def LOGIN_ACCOUNT_RATE(self) -> tuple[int, timedelta | int]:
-        return getattr(settings, "TOKENS_LOGIN_ACCOUNT_RATE", (5, timedelta(minutes=5)))
+        return getattr(settings, "TOKENS_LOGIN_ACCOUNT_RATE", (20, timedelta(hours=1)))
+
+    @property
+    def USERNAME_CASE_INSENSITIVE(self) -> bool:
+        return getattr(settings, "TOKENS_USERNAME_CASE_INSENSITIVE", False)
+
+    @property
+    def DEVICE_COOKIE(self) -> str:
+        return getattr(settings, "TOKENS_DEVICE_COOKIE", "known_device")
+
+    @property
+    def DEVICE_COOKIE_LIFETIME(self) -> timedelta:
+        return getattr(settings, "TOKENS_DEVICE_COOKIE_LIFETIME", timedelta(days=365))
 
     @property
     def LOGIN_IP_RATE(self) -> tuple[int, timedelta | int]:
@@ -227,7 +251,12 @@ class _Settings:
 
     @property
     def CLIENT_IP_HEADER(self) -> str | None:
-        return getattr(settings, "TOKENS_CLIENT_IP_HEADER", None)
+        """The request.META key: "X-Forwarded-For" and "HTTP_X_FORWARDED_FOR" both work."""
+        header = (getattr(settings, "TOKENS_CLIENT_IP_HEADER", None) or "").strip()
+        if not header:
+            return None
+        key = header.upper().replace("-", "_")
+        return key if key.startswith("HTTP_") else f"HTTP_{key}"
 
     @property
     def TRUSTED_PROXY_COUNT(self) -> int:

@@ -52,6 +52,21 @@ def set_auth_cookies(response: HttpResponse, pair) -> None:
         path=app_settings.REFRESH_COOKIE_PATH,
         max_age=_remaining(pair.refresh),
     )
+    if getattr(pair, "device", None):
+        set_device_cookie(response, pair.device)
+
+
+def set_device_cookie(response: HttpResponse, value: str) -> None:
+    """The "signed in here before" cookie (throttling.py). Not a credential:
+    it only lets this browser past the account-wide login limit, so it
+    outlives the session and is not cleared at logout."""
+    _set(
+        response,
+        app_settings.DEVICE_COOKIE,
+        value,
+        path="/",
+        max_age=int(app_settings.DEVICE_COOKIE_LIFETIME.total_seconds()),
+    )
 
 
 def clear_auth_cookies(response: HttpResponse) -> None:

@@ -18,7 +18,8 @@ from django.db import transaction
 from django.middleware.csrf import rotate_token
 from django.utils.functional import SimpleLazyObject, empty
 
-from . import audit, revocation, versions
+from . import audit, revocation, throttling, versions
+from .clientip import client_ip
 from .conf import app_settings
 from .devices import describe
 from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked, UserInactive
@@ -34,6 +35,9 @@ class TokenPair:
     access: IssuedToken
     refresh: IssuedToken
     user: Any
+    # Set by a sign-in only: the device cookie that lets this browser past
+    # the account-wide login limit later (throttling.py).
+    device: str | None = None
 
 
 def _now(now: datetime | None) -> datetime:
@@ -51,13 +55,14 @@ def log_in(request, user, *, now: datetime | None = None) -> TokenPair:
         last_used_at=now,
         expires_at=now + app_settings.REFRESH_LIFETIME,
         user_agent=describe(meta.get("HTTP_USER_AGENT", ""))[:200],
-        ip_address=audit.client_ip(request),
+        ip_address=client_ip(request),
         current_jti=jti,
     )
     pair = TokenPair(
         access=issue_access(user, session_id=session.pk, now=now),
         refresh=issue_refresh(user, session_id=session.pk, jti=jti, now=now),
         user=user,
+        device=throttling.device_cookie_value(user),
     )
     if request is not None:
         # As django.contrib.auth.login does: a CSRF token planted before
@@ -80,7 +85,35 @@ def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = Non
     reuse, which ends the session. Two queries: the locked read and the update.
     """
     now = _now(now)
-    claims = verify_refresh(raw_refresh, now=now)
+    return _rotate(verify_refresh(raw_refresh, now=now), request=request, now=now)
+
+
+def refresh_request(request, *, now: datetime | None = None) -> TokenPair:
+    """Refresh from the request's refresh cookie, behind the per-client limit.
+
+    The one place for "throttle check -> refresh -> count the failure", for
+    the middleware's silent refresh and the API alike. Raises a TokenError,
+    or throttling.RateLimited (the session is not touched, so the token is
+    not spent). Only a token that verifies, signed by us, and is then refused
+    (revoked, reused, an ended session, an inactive user) is counted: a
+    cookie whose signature does not verify is refused before the limit is
+    even read, costs no query and counts for nothing, so a flood of junk
+    cannot block the refreshes of everyone who shares the flooder's address.
+    Expired tokens are genuine (a return after a break) and not counted.
+    """
+    now = _now(now)
+    claims = verify_refresh(request.COOKIES.get(app_settings.REFRESH_COOKIE), now=now)
+    throttling.check_refresh(request)
+    try:
+        return _rotate(claims, request=request, now=now)
+    except TokenExpired:
+        raise
+    except TokenError:
+        throttling.refresh_failed(request)
+        raise
+
+
+def _rotate(claims, *, request, now: datetime) -> TokenPair:
     with transaction.atomic():
         try:
             session = (

@@ -88,16 +88,12 @@ def resolve_user(request: HttpRequest):
         state.clear = bool(access)
         return AnonymousUser()
     try:
-        throttling.check_refresh(request)
+        pair = flows.refresh_request(request)
     except throttling.RateLimited:
         # Not tried, so not known to be bad: anonymous, cookies kept.
         return AnonymousUser()
-    try:
-        pair = flows.refresh(refresh, request=request)
     except TokenError as error:
         logger.info("silent refresh refused code=%s", error.code)
-        if not isinstance(error, TokenExpired):
-            throttling.refresh_failed(request)
         revoked(error)
         return AnonymousUser()
     state.pair = pair

@@ -39,10 +39,19 @@ def _end_sessions_on_password_or_deactivation(sender, instance, created, raw=Fal
 
 def _audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
     """user_login_failed (sent by ``authenticate()``, for the login page and
-    the API alike): a line in the audit trail with the name that was tried.
-    Only the username is kept; Django has masked the password already."""
+    the API alike): a line in the audit trail. The name tried is kept, with
+    the account, only if it names one; otherwise only its keyed hash, since
+    an unknown "username" is often a password typed into the wrong box.
+    Django has masked the password already."""
+    from django.contrib.auth import get_user_model
+
     username = str(credentials.get("username", ""))[:150]
-    audit.record(AuditEvent.Kind.LOGIN_FAILED, request=request, username=username)
+    model = get_user_model()
+    user = model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
+    if user is None:
+        audit.record(AuditEvent.Kind.LOGIN_FAILED, request=request, username_hash=audit.keyed_hash(username))
+    else:
+        audit.record(AuditEvent.Kind.LOGIN_FAILED, user=user, request=request, username=username)
 
 
 def connect(user_model) -> None:

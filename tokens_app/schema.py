@@ -133,7 +133,10 @@ def _register() -> None:
             request=CredentialsSerializer,
             responses={200: TokensSerializer, **errors(400, 401, 403, 429)},
             summary="Log in: sets the access and refresh cookies",
-            description="Failed logins are limited per account and per client IP (429 with Retry-After).",
+            description=(
+                "Failed logins are limited per account and client, per account for browsers that never "
+                "signed in to it (the known_device cookie), and per client IP (429 with Retry-After)."
+            ),
         ),
     )
     _describe(

@@ -1,20 +1,42 @@
 """Throttling for hostile traffic: password guessing, reset-email bombing,
-refresh-token guessing. Counts live in the Django cache (Redis in production,
+refresh-token replay. Counts live in the Django cache (Redis in production,
 so every app server sees the same numbers).
 
 Each limit is a counter per (scope, identity): the first hit creates it with
 ``cache.add`` and an expiry of one window, later hits ``cache.incr`` it (both
 atomic on Redis). The window starts at the first hit, so the limit cannot be
-doubled by straddling a clock boundary. At ``limit`` the identity is refused
-until the counter expires; refused attempts are not counted again.
+doubled by straddling a clock boundary.
 
-Login: failures per account (the username as typed, normalised, known or not)
-and per client IP. A locked account or IP is refused before the password is
-looked at, the same way for an unknown username as for a known one (no
-database query, no hasher), and a success clears the account's failures (not
-the IP's: one valid account must not launder an IP's guesses). Unknown
-usernames run through ``authenticate`` exactly like known ones, and Django's
-ModelBackend runs the hasher for them, so timing tells nothing either.
+Login and reset requests take their slot BEFORE the work is done: the
+increment is atomic, so of twelve parallel guesses against a limit of five,
+five get a slot and seven are refused without the password being looked at.
+A refused attempt gives its slot back (it is not counted again); a successful
+login gives back what it took, except that it clears its own client's count.
+
+Login, three limits, so that a stranger can make guessing expensive but
+cannot lock the owner of a known account out:
+
+- per account and client (TOKENS_LOGIN_CLIENT_RATE, 5 in 5 minutes): the hard
+  lock. The client is the browser, if it carries a device cookie issued when
+  it signed in to this account before, else the client IP.
+- per account, from browsers that never signed in to it
+  (TOKENS_LOGIN_ACCOUNT_RATE, 20 an hour): the account as a whole. Over it,
+  only known browsers may try; this is the "locked out" of the admin.
+- per client IP across accounts (TOKENS_LOGIN_IP_RATE): credential stuffing.
+
+The account key is the username as the user model stores it (NFKC, as
+``normalize_username``): Django's ModelBackend is case-sensitive, so "Admin"
+is another, non-existing account, with a count of its own, unless
+TOKENS_USERNAME_CASE_INSENSITIVE says the backend folds case. A locked
+account or client is refused before the password is looked at, the same way
+for an unknown username as for a known one (no database query, no hasher).
+Unknown usernames run through ``authenticate`` exactly like known ones, and
+Django's ModelBackend runs the hasher for them, so timing tells nothing either.
+
+Refresh: only tokens that verify (signed by us) but are refused (revoked,
+reused, ended session, inactive user) count against the client IP; junk
+cookies cost nothing and count for nothing, so a flood of them cannot block
+anyone's refresh. Per-IP limits count the address clientip.py finds.
 
 The cache failing opens the gate (logged): throttling must not take logins
 down with it. Settings and defaults: conf.py.
@@ -23,30 +45,37 @@ down with it. Settings and defaults: conf.py.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import math
 import time
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import authenticate as django_authenticate
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.cache import cache
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import ngettext
 
 from . import audit
+from .clientip import bucket, ip_identity
 from .conf import app_settings
 from .models import AuditEvent
 
 logger = logging.getLogger(__name__)
 
 LOGIN_ACCOUNT = "login_account"
+LOGIN_CLIENT = "login_client"
 LOGIN_IP = "login_ip"
 RESET_ADDRESS = "reset_address"
 RESET_IP = "reset_ip"
 REFRESH_IP = "refresh_ip"
+
+_DEVICE_SALT = "tokens_app.throttling.device"
+_MAX_DEVICE_COOKIE = 512
 
 
 class RateLimited(Exception):
@@ -70,51 +99,9 @@ def wait_text(seconds: int) -> str:
     return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
 
 
-def client_ip(request) -> str | None:
-    """The client's address: REMOTE_ADDR, or the address our own proxy wrote.
-
-    With TOKENS_CLIENT_IP_HEADER (e.g. "HTTP_X_FORWARDED_FOR") and
-    TOKENS_TRUSTED_PROXY_COUNT = N, the N-th entry from the right is taken:
-    entries to its left were sent by the client and prove nothing. A header
-    too short or not an address falls back to REMOTE_ADDR.
-    """
-    if request is None:
-        return None
-    remote = request.META.get("REMOTE_ADDR") or None
-    header = app_settings.CLIENT_IP_HEADER
-    if not header:
-        return remote
-    hops = [part.strip() for part in request.META.get(header, "").split(",") if part.strip()]
-    count = app_settings.TRUSTED_PROXY_COUNT
-    if count < 1 or len(hops) < count:
-        return remote
-    candidate = hops[-count]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        logger.warning("unusable client address in %s, using REMOTE_ADDR", header)
-        return remote
-
-
-def ip_identity(request) -> str:
-    """What the per-IP limits count: the address, or its /64 for IPv6 (one
-    IPv6 client usually holds a whole /64)."""
-    return _bucket(client_ip(request) or "unknown")
-
-
-def _bucket(ip: str) -> str:
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ip
-    if address.version == 6:
-        prefix = app_settings.THROTTLE_IPV6_PREFIX
-        return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-    return str(address)
-
-
 def normalise(value: str) -> str:
-    """One counter for "Alice", "alice" and their Unicode look-alikes."""
+    """One counter for "Alice@Example.com" and "alice@example.com": the reset
+    form matches addresses case-insensitively."""
     return unicodedata.normalize("NFKC", value).casefold()
 
 
@@ -179,6 +166,15 @@ class Counter:
             logger.exception("throttle cache unavailable, scope=%s not counted", self.scope)
             return 0
 
+    def give_back(self) -> None:
+        """Undo one ``hit`` of this window (nothing if the window has ended)."""
+        try:
+            cache.decr(self.key)
+        except ValueError:  # expired meanwhile: nothing left to give back
+            pass
+        except Exception:
+            logger.exception("throttle cache unavailable, scope=%s not given back", self.scope)
+
     def count(self) -> int:
         try:
             return int(cache.get(self.key) or 0)
@@ -193,12 +189,51 @@ class Counter:
             logger.exception("throttle cache unavailable, scope=%s not reset", self.scope)
 
 
-def account_counter(username: str) -> Counter:
-    return Counter.for_rate(LOGIN_ACCOUNT, normalise(username), app_settings.LOGIN_ACCOUNT_RATE)
+@dataclass(frozen=True)
+class _Slot:
+    """One attempt's place in a counter: the count it made (0: the cache failed)."""
+
+    counter: Counter
+    count: int
+
+    @property
+    def reached_limit(self) -> bool:
+        return self.count == self.counter.limit
 
 
-def login_ip_counter(request) -> Counter:
-    return Counter.for_rate(LOGIN_IP, ip_identity(request), app_settings.LOGIN_IP_RATE)
+def _take(*counters: Counter) -> list[_Slot]:
+    """Reserve one attempt in each counter before the attempt is made.
+
+    The increment is the check: parallel requests each get their own count
+    from the cache, so no two can take the last slot. Over any limit, every
+    slot taken is given back and RateLimited is raised.
+    """
+    if not app_settings.THROTTLE_ENABLED:
+        return []
+    slots = [_Slot(counter, counter.hit()) for counter in counters]
+    over = [slot.counter for slot in slots if slot.count > slot.counter.limit]
+    if not over:
+        return slots
+    for slot in slots:
+        if slot.count:
+            slot.counter.give_back()
+    wait, scope = max(((counter.retry_after() or 1), counter.scope) for counter in over)
+    logger.info("throttled scope=%s retry_after=%d", scope, wait)
+    raise RateLimited(scope, wait)
+
+
+def _audit_limit(request, counter: Counter, *, user=None) -> None:
+    """The attempt that reaches a limit is audited (once per window, so an
+    attack cannot fill the audit table). ``user`` is a callable naming the
+    account, asked only then."""
+    audit.record(
+        AuditEvent.Kind.THROTTLED,
+        user=user() if user else None,
+        reason=counter.scope,
+        request=request,
+        limit=counter.limit,
+        window=counter.window,
+    )
 
 
 def _refuse_if_over(*counters: Counter) -> None:
@@ -212,20 +247,91 @@ def _refuse_if_over(*counters: Counter) -> None:
 
 
 def _hit(request, counter: Counter, *, user=None) -> None:
-    """Count one event; the hit that reaches the limit is audited (once per
-    window, so an attack cannot fill the audit table). ``user`` is a callable
-    naming the account, asked only then."""
+    """Count one event after the fact; the hit that reaches the limit is audited."""
     if not app_settings.THROTTLE_ENABLED:
         return
     if counter.hit() == counter.limit:
-        audit.record(
-            AuditEvent.Kind.THROTTLED,
-            user=user() if user else None,
-            reason=counter.scope,
-            request=request,
-            limit=counter.limit,
-            window=counter.window,
-        )
+        _audit_limit(request, counter, user=user)
+
+
+# Login ------------------------------------------------------------------
+
+
+def account_key(username: str) -> str:
+    """The account a login attempt is for, as the user model would name it."""
+    normalize = getattr(get_user_model(), "normalize_username", None)
+    key = normalize(username) if normalize is not None else unicodedata.normalize("NFKC", username)
+    return key.casefold() if app_settings.USERNAME_CASE_INSENSITIVE else key
+
+
+def account_counter(username: str) -> Counter:
+    """The account as a whole, counted for browsers it does not know."""
+    return Counter.for_rate(LOGIN_ACCOUNT, account_key(username), app_settings.LOGIN_ACCOUNT_RATE)
+
+
+def login_ip_counter(request) -> Counter:
+    return Counter.for_rate(LOGIN_IP, ip_identity(request), app_settings.LOGIN_IP_RATE)
+
+
+def _account_digest(account: str) -> str:
+    return hashlib.sha256(account.encode()).hexdigest()[:40]
+
+
+def _generation_key(account: str) -> str:
+    return f"tokens:throttle:{LOGIN_CLIENT}:gen:{_account_digest(account)}"
+
+
+def _client_locked_key(account: str) -> str:
+    # Set when some client reaches its lock on the account, so clear_lockout
+    # can say whether it unlocked anything.
+    return f"tokens:throttle:{LOGIN_CLIENT}:locked:{_account_digest(account)}"
+
+
+def _client_counter(account: str, client: str) -> Counter:
+    # The per-client counts of one account cannot be listed to clear them;
+    # a new generation (clear_lockout) puts them all under new keys instead.
+    try:
+        generation = cache.get(_generation_key(account), "0")
+    except Exception:
+        logger.exception("throttle cache unavailable, scope=%s generation unknown", LOGIN_CLIENT)
+        generation = "0"
+    identity = f"{account}\0{generation}\0{client}"
+    return Counter.for_rate(LOGIN_CLIENT, identity, app_settings.LOGIN_CLIENT_RATE)
+
+
+def _account_mac(account: str) -> str:
+    return salted_hmac(_DEVICE_SALT, account, algorithm="sha256").hexdigest()[:32]
+
+
+def device_cookie_value(user) -> str:
+    """The device cookie a successful sign-in of ``user`` sets: signed, naming
+    the account only by a keyed hash, with a random id for this browser."""
+    payload = {"a": _account_mac(account_key(user.get_username())), "d": uuid.uuid4().hex}
+    return signing.dumps(payload, salt=_DEVICE_SALT)
+
+
+def known_device(request, username: str) -> str | None:
+    """The id of this browser if it signed in to ``username``'s account before."""
+    raw = request.COOKIES.get(app_settings.DEVICE_COOKIE, "") if request is not None else ""
+    if not raw or len(raw) > _MAX_DEVICE_COOKIE:
+        return None
+    max_age = app_settings.DEVICE_COOKIE_LIFETIME.total_seconds()
+    try:
+        payload = signing.loads(raw, salt=_DEVICE_SALT, max_age=max_age)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or not all(isinstance(payload.get(k), str) for k in ("a", "d")):
+        return None
+    if not constant_time_compare(payload["a"], _account_mac(account_key(username))):
+        return None
+    return payload["d"]
+
+
+def _cache_set(key: str, value: str, timeout: int) -> None:
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception:
+        logger.exception("throttle cache unavailable, %s not written", key)
 
 
 def _user_named(username: str):
@@ -233,47 +339,62 @@ def _user_named(username: str):
     return model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
 
 
-def check_login(request, username: str) -> None:
-    """Raise RateLimited if this account or this client may not try now."""
-    _refuse_if_over(account_counter(username), login_ip_counter(request))
-
-
-def login_failed(request, username: str) -> None:
-    # The lock is audited with the account (and so shows in the admin's
-    # "locked out" filter) if it exists. Unknown names are not stored: they
-    # are often passwords typed into the wrong box.
-    _hit(request, account_counter(username), user=lambda: _user_named(username))
-    _hit(request, login_ip_counter(request))
-
-
-def login_succeeded(request, username: str) -> None:
-    account_counter(username).reset()
-
-
 def authenticate(request, *, username: str, password: str):
     """``django.contrib.auth.authenticate`` behind the login limits.
 
     Raises RateLimited (the password is not checked); returns the user or None.
     """
-    check_login(request, username)
+    account = account_key(username)
+    device = known_device(request, username)
+    client = _client_counter(account, f"device:{device}" if device else f"ip:{ip_identity(request)}")
+    # A browser that signed in to this account before is not held back by
+    # what strangers did to it: it passes the account-wide limit.
+    counters = [client, login_ip_counter(request)]
+    if device is None:
+        counters.append(account_counter(username))
+    slots = _take(*counters)
     user = django_authenticate(request, username=username, password=password)
     if user is None:
-        login_failed(request, username)
-    else:
-        login_succeeded(request, username)
+        for slot in slots:
+            if slot.reached_limit:
+                # The lock is audited with the account (and so shows in the
+                # admin's "locked out" filter) if it exists. Unknown names are
+                # not stored: they are often passwords typed into the wrong box.
+                named = slot.counter.scope in (LOGIN_ACCOUNT, LOGIN_CLIENT)
+                _audit_limit(request, slot.counter, user=(lambda: _user_named(username)) if named else None)
+                if slot.counter is client:
+                    _cache_set(_client_locked_key(account), "1", client.window)
+        return None
+    # Not failures: the attempt's slots are given back, and this client's own
+    # earlier typos are forgotten. The IP's other failures stay (one valid
+    # account must not launder an IP's guesses) and so do strangers' failures
+    # against the account.
+    for slot in slots:
+        if slot.counter is client:
+            client.reset()
+        elif slot.count:
+            slot.counter.give_back()
     return user
 
 
 def lockout_remaining(user) -> int | None:
-    """Seconds the account of ``user`` stays locked, or None."""
+    """Seconds the account of ``user`` stays locked for unknown browsers, or None."""
     return account_counter(user.get_username()).retry_after()
 
 
 def clear_lockout(user, *, actor=None, request=None) -> bool:
-    """Forget the account's failed logins; True if it was locked."""
+    """Forget the account's failed logins, from every client; True if it was locked."""
+    account = account_key(user.get_username())
     counter = account_counter(user.get_username())
     was_locked = counter.retry_after() is not None
     counter.reset()
+    try:
+        was_locked = cache.get(_client_locked_key(account)) is not None or was_locked
+        cache.delete(_client_locked_key(account))
+    except Exception:
+        logger.exception("throttle cache unavailable, scope=%s", LOGIN_CLIENT)
+    window = Counter.for_rate(LOGIN_CLIENT, "", app_settings.LOGIN_CLIENT_RATE).window
+    _cache_set(_generation_key(account), uuid.uuid4().hex, window)
     audit.record(
         AuditEvent.Kind.LOCKOUT_CLEARED, user=user, actor=actor, request=request, was_locked=was_locked
     )
@@ -283,7 +404,7 @@ def clear_lockout(user, *, actor=None, request=None) -> bool:
 def clear_ip(ip: str, *, actor=None, request=None) -> None:
     """Forget every per-IP count of ``ip`` (login, reset, refresh)."""
 
-    identity = _bucket(ip)
+    identity = bucket(ip)
     for scope, rate in (
         (LOGIN_IP, app_settings.LOGIN_IP_RATE),
         (RESET_IP, app_settings.RESET_IP_RATE),
@@ -293,16 +414,20 @@ def clear_ip(ip: str, *, actor=None, request=None) -> None:
     audit.record(AuditEvent.Kind.LOCKOUT_CLEARED, actor=actor, request=request, cleared_ip=identity)
 
 
+# Password reset and refresh ---------------------------------------------
+
+
 def password_reset_allowed(request, email: str) -> bool:
     """Count a reset request; False means send nothing (the page is the same)."""
     address = Counter.for_rate(RESET_ADDRESS, normalise(email), app_settings.RESET_ADDRESS_RATE)
     per_ip = Counter.for_rate(RESET_IP, ip_identity(request), app_settings.RESET_IP_RATE)
     try:
-        _refuse_if_over(address, per_ip)
+        slots = _take(address, per_ip)
     except RateLimited:
         return False
-    _hit(request, address)
-    _hit(request, per_ip)
+    for slot in slots:
+        if slot.reached_limit:
+            _audit_limit(request, slot.counter)
     return True
 
 
@@ -311,9 +436,10 @@ def refresh_ip_counter(request) -> Counter:
 
 
 def check_refresh(request) -> None:
-    """Raise RateLimited if this client presented too many bad refresh tokens."""
+    """Raise RateLimited if this client presented too many refused refresh tokens."""
     _refuse_if_over(refresh_ip_counter(request))
 
 
 def refresh_failed(request) -> None:
+    """Count a refresh token that verified but was refused (see flows.refresh_request)."""
     _hit(request, refresh_ip_counter(request))

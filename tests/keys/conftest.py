@@ -33,6 +33,14 @@ def _generate(algorithm: str, path: Path) -> KeyPair:
     return KeyPair(private=path, public=path.with_name(path.name + ".pub"))
 
 
+@pytest.fixture(autouse=True)
+def _behind_the_documented_proxy(settings):
+    # As docs/production.md deploys the site behind its proxy: with the
+    # client-IP header named, so `check --deploy` reports only what concerns
+    # keys here (not tokens_app.W010).
+    settings.TOKENS_CLIENT_IP_HEADER = "X-Forwarded-For"
+
+
 @pytest.fixture(scope="session")
 def key_pairs(tmp_path_factory) -> dict[str, list[KeyPair]]:
     """Per algorithm: [current, previous, foreign] key pairs (RSA generation is slow: once per run)."""
