@@ -29,6 +29,16 @@ class User(AbstractUser):
             ]
         super().save(*args, **kwargs)
 
+    def check_password(self, raw_password) -> bool:
+        # A correct password may be re-hashed and saved on the spot (a newer
+        # hasher or more iterations): the same password under a new hash,
+        # which must not end the user's sessions (signals.py compares hashes).
+        self._tokens_rehashing = True
+        try:
+            return super().check_password(raw_password)
+        finally:
+            self._tokens_rehashing = False
+
 
 class LoginSessionQuerySet(models.QuerySet):
     def active(self, *, now=None) -> LoginSessionQuerySet:
