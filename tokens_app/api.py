@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters
@@ -16,11 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import flows, revocation, throttling
+from . import flows, throttling
 from .authentication import enforce_csrf
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
-from .exceptions import TokenError, TokenExpired
+from .exceptions import TokenError, TokenExpired, TokenRevoked
 from .models import LoginSession
 from .schema import (
     CsrfSerializer,
@@ -175,8 +174,24 @@ class LogoutView(_CookieEndpoint):
         return response
 
 
+class HasLiveSession(IsAuthenticated):
+    """For the endpoints that manage the account: the token's device session
+    must be live in the database (flows.live_session), whatever the
+    immediate-revocation setting; an ended one is 401 ``token_revoked``. The
+    session is ``request.token_session`` for the view."""
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        session = flows.live_session(request.auth)
+        if session is None:
+            raise exceptions.AuthenticationFailed(TokenRevoked.message, code=TokenRevoked.code)
+        request.token_session = session
+        return True
+
+
 class LogoutAllView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [HasLiveSession]
 
     @extend_schema(
         request=None,
@@ -184,7 +199,7 @@ class LogoutAllView(APIView):
         summary="Log out on every device",
     )
     def post(self, request):
-        flows.log_out_everywhere(request._request, request.user)
+        flows.log_out_everywhere(request._request, request.token_session.user)
         response = Response({"detail": "Logged out on all devices."})
         clear_auth_cookies(response)
         return response
@@ -216,32 +231,26 @@ def session_payload(session: LoginSession, current_sid: str | None) -> dict:
 
 
 class SessionListView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [HasLiveSession]
 
     @extend_schema(
         responses={200: SessionSerializer(many=True), **errors(401)}, summary="The user's signed-in devices"
     )
     def get(self, request):
-        sessions = LoginSession.objects.active().filter(user_id=request.user.pk)
+        sessions = LoginSession.objects.active().filter(user_id=request.token_session.user_id)
         return Response([session_payload(s, request.auth.sid) for s in sessions])
 
 
 class SessionDetailView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [HasLiveSession]
 
     @extend_schema(
         responses={204: OpenApiResponse(description="Logged out"), **errors(401, 403, 404)},
         summary="Log out one device",
     )
     def delete(self, request, session_id):
-        # Another user's session is indistinguishable from a missing one: 404.
-        session = get_object_or_404(
-            LoginSession.objects.active().select_related("user"), pk=session_id, user_id=request.user.pk
-        )
-        revocation.revoke_session(
-            session, reason="logout_device", actor=session.user, request=request._request
-        )
+        session = flows.log_out_device(request._request, request.token_session, session_id)
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        if str(session.pk) == request.auth.sid:
+        if session.pk == request.token_session.pk:
             clear_auth_cookies(response)
         return response

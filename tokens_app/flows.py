@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.middleware.csrf import rotate_token
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -24,7 +25,7 @@ from .devices import describe
 from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked, UserInactive
 from .models import AuditEvent, LoginSession
 from .signals import refresh_token_reused
-from .tokens import IssuedToken, issue_access, issue_refresh, verify_access, verify_refresh
+from .tokens import Claims, IssuedToken, issue_access, issue_refresh, verify_access, verify_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -191,11 +192,53 @@ def force_logout(users, *, actor=None, request=None, reason: str = "force_logout
     return count
 
 
-def log_out_other_devices(request, user) -> int:
-    """End every session of ``user`` except this device's."""
-    current = session_id_from(request)
-    others = LoginSession.objects.active().filter(user=user).exclude(pk=current).select_related("user")
-    return revocation.revoke_sessions(others, reason="logout_others", actor=user, request=request)
+def live_session(claims: Claims | None) -> LoginSession | None:
+    """The device session ``claims`` name, read from the database now, if it
+    is live: not ended, not expired, its user active and at the token's
+    version. None otherwise. One query, its user loaded with it.
+
+    What account management checks (the devices page and API, logging
+    devices out, the password change), whatever TOKENS_IMMEDIATE_REVOCATION
+    says: an ended session keeps a signed access token for up to
+    ACCESS_LIFETIME and may read with it, but must not manage the account.
+    """
+    if claims is None:
+        return None
+    return (
+        LoginSession.objects.active()
+        .select_related("user")
+        .filter(pk=claims.sid, user_id=claims.sub, user__is_active=True, user__token_version=claims.ver)
+        .first()
+    )
+
+
+def log_out_device(request, current: LoginSession, session_id) -> LoginSession:
+    """End one of the devices of ``current``'s user (this one, possibly).
+
+    Another user's session is indistinguishable from a missing or ended one:
+    Http404 for all three, so no session id can be probed.
+    """
+    session = (
+        LoginSession.objects.active()
+        .select_related("user")
+        .filter(pk=session_id, user_id=current.user_id)
+        .first()
+    )
+    if session is None:
+        raise Http404("No such session.")
+    revocation.revoke_session(session, reason="logout_device", actor=current.user, request=request)
+    return session
+
+
+def log_out_other_devices(request, current: LoginSession) -> int:
+    """End every session of ``current``'s user except ``current`` itself."""
+    others = (
+        LoginSession.objects.active()
+        .filter(user_id=current.user_id)
+        .exclude(pk=current.pk)
+        .select_related("user")
+    )
+    return revocation.revoke_sessions(others, reason="logout_others", actor=current.user, request=request)
 
 
 def reissue_after_password_change(request, user) -> TokenPair:
