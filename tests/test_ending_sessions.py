@@ -777,15 +777,16 @@ def test_a_version_read_that_races_a_bump_does_not_overwrite_the_cache(
 ):
     settings.TOKENS_IMMEDIATE_REVOCATION = True
     stale_browser = signed_in("alice")
-    read_from_database = revocation._database_version
+    # A cold cache reads the version and the device session in one query.
+    read_from_database = revocation._read_database
 
-    def read_then_bump(user_id):
-        version = read_from_database(user_id)  # 0, read just before...
+    def read_then_bump(claims):
+        found = read_from_database(claims)  # version 0, read just before...
         with committed():
             run_force_logout("alice")  # ...the bump commits and writes 1 through
-        return version
+        return found
 
-    monkeypatch.setattr(revocation, "_database_version", read_then_bump)
+    monkeypatch.setattr(revocation, "_read_database", read_then_bump)
     stale_browser.get("/")  # the cache miss that raced the bump
     monkeypatch.undo()
 

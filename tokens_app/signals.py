@@ -75,9 +75,18 @@ def _audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
     audit.record(AuditEvent.Kind.LOGIN_FAILED, request=request, username=username)
 
 
+def _end_deleted_session(sender, instance, **kwargs) -> None:
+    """post_delete of a device session, alone or with its user: it has ended."""
+    from .revocation import session_deleted
+
+    session_deleted(instance)
+
+
 def connect_receivers(user_model) -> None:
     from django.contrib.auth.signals import user_login_failed
-    from django.db.models.signals import post_save, pre_save
+    from django.db.models.signals import post_delete, post_save, pre_save
+
+    from .models import LoginSession
 
     user_login_failed.connect(_audit_failed_login, dispatch_uid="tokens_app.audit_login_failed")
 
@@ -85,3 +94,4 @@ def connect_receivers(user_model) -> None:
     post_save.connect(
         _end_sessions_on_password_or_deactivation, sender=user_model, dispatch_uid="tokens_app.password"
     )
+    post_delete.connect(_end_deleted_session, sender=LoginSession, dispatch_uid="tokens_app.session_deleted")
