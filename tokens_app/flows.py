@@ -6,6 +6,8 @@ reader who wants to know "what happens on refresh" reads ``refresh`` below.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import logging
 import uuid
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.middleware.csrf import rotate_token
+from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject, empty
 
 from . import audit, revocation
@@ -79,6 +82,11 @@ def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = Non
     session's previous token is answered with the current one for
     ROTATION_GRACE (two tabs refreshing at once); any other retired token is
     reuse, which ends the session. Two queries: the locked read and the update.
+
+    The grace window answers only the client that rotated (same network and
+    User-Agent, see ``client_fingerprint``): a thief replaying a copied
+    token in step with the victim's rotations, from anywhere else, is reuse.
+    Each grace answer is audited (the locked read and the audit row).
     """
     now = _now(now)
     claims = verify_refresh(raw_refresh, now=now)
@@ -94,14 +102,18 @@ def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = Non
         user = session.user
         if not user.is_active:
             raise UserInactive()
+        if session.revoked_at is not None and session.revoked_reason == "refresh_reused":
+            raise TokenReused()  # the victim's own browser learns why it was signed out
         if session.revoked_at is not None or claims.ver != user.token_version:
             raise TokenRevoked()
         if session.expires_at <= now:
             raise TokenExpired()
 
+        fingerprint = client_fingerprint(request)
         if claims.jti == session.current_jti:
             session.previous_jti, session.current_jti = session.current_jti, uuid.uuid4().hex
             session.rotated_at = session.last_used_at = now
+            session.rotated_by = fingerprint
             session.expires_at = now + app_settings.REFRESH_LIFETIME
             session.rotations += 1
             session.save(
@@ -109,16 +121,27 @@ def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = Non
                     "previous_jti",
                     "current_jti",
                     "rotated_at",
+                    "rotated_by",
                     "last_used_at",
                     "expires_at",
                     "rotations",
                 ]
             )
-        elif not (
+        elif (
             claims.jti == session.previous_jti
             and session.rotated_at is not None
             and now - session.rotated_at <= app_settings.ROTATION_GRACE
+            and constant_time_compare(session.rotated_by, fingerprint)
         ):
+            # Another tab of the browser that just rotated: handed the current token.
+            audit.record(
+                AuditEvent.Kind.REFRESH_GRACE,
+                user=user,
+                request=request,
+                session=str(session.pk),
+                jti=claims.jti,
+            )
+        else:
             session = None  # reuse: acted on below, outside the lock's transaction
         if session is not None:
             return TokenPair(
@@ -135,6 +158,27 @@ def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = Non
     )
     refresh_token_reused.send(sender=LoginSession, user=user, session=stolen, request=request)
     raise TokenReused()
+
+
+def client_fingerprint(request) -> str:
+    """Who is refreshing, as far as copied cookies cannot tell: the client's
+    network (its IPv4 /24 or IPv6 /64) and its User-Agent, hashed. Two tabs
+    of one browser share it; a thief with the victim's cookies elsewhere
+    does not. "" without a request (a management command, a test)."""
+    if request is None:
+        return ""
+    network = ""
+    address = audit.client_ip(request)
+    if address:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            network = address
+        else:
+            prefix = 24 if ip.version == 4 else 64
+            network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
+    return hashlib.sha256(f"{network}\n{user_agent}".encode()).hexdigest()[:32]
 
 
 def session_id_from(request) -> str | None:

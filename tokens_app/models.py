@@ -63,6 +63,10 @@ class LoginSession(models.Model):
     current_jti = models.CharField(max_length=64)
     previous_jti = models.CharField(max_length=64, blank=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
+    # A fingerprint of the client that rotated (its network and User-Agent,
+    # flows.client_fingerprint): only that client is answered within the
+    # grace window; the previous token from anywhere else is reuse.
+    rotated_by = models.CharField(max_length=64, blank=True)
     rotations = models.PositiveIntegerField(default=0)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     revoked_reason = models.CharField(_("reason"), max_length=40, blank=True)
@@ -96,6 +100,7 @@ class AuditEvent(models.Model):
         REVOKED = "revoked", _("All sessions ended")
         SESSION_REVOKED = "session_revoked", _("Session ended")
         REFRESH_REUSED = "refresh_reused", _("Refresh token reuse detected")
+        REFRESH_GRACE = "refresh_grace", _("Previous refresh token answered (rotation grace)")
         PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
         THROTTLED = "throttled", _("Throttled")
         LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared")
