@@ -3,6 +3,7 @@ for the browser, 401 JSON for the API, never a 500. Malformed login bodies get 4
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 from collections.abc import Callable
@@ -265,3 +266,60 @@ def test_login_form_with_a_non_utf8_body_is_not_a_server_error(alice):
     )
     assert response.status_code < 500
     assert ACCESS not in response.cookies
+
+
+# A header built to crash the parser (issue 13, finding 4) ------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _with_header(real: dict, kind: str, header: bytes) -> str:
+    _, payload, signature = real[kind].split(".")
+    return f"{_b64(header)}.{payload}.{signature}"
+
+
+HOSTILE_HEADERS = {
+    # 1,339 bytes, under TOKENS_MAX_TOKEN_BYTES: RecursionError in json.loads.
+    "nested-1000-arrays": b"[" * 1000,
+    "nested-objects": b'{"":' * 500 + b"0" + b"}" * 500,
+    "nested-in-a-header-field": b'{"alg":"HS256","kid":' + b"[" * 900 + b"]" * 900 + b"}",
+    "huge-flat-header": b'{"alg":"HS256","pad":"' + b"x" * 2000 + b'"}',
+    "not-utf8": b"\xff\xfe\xfd",
+}
+HOSTILE_PAGES = [
+    "/",
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/accounts/password_reset/",
+    "/admin/",
+    "/no-such-page/",
+    "/api/auth/me/",
+    "/api/auth/csrf/",
+]
+
+
+@pytest.mark.parametrize("header", HOSTILE_HEADERS)
+@pytest.mark.parametrize("kind", ["access", "refresh"])
+def test_deeply_nested_jwt_header_is_a_malformed_token_cleared_on_every_page(real, header, kind):
+    name = ACCESS if kind == "access" else REFRESH
+    value = _with_header(real, kind, HOSTILE_HEADERS[header])
+    if header == "nested-1000-arrays":
+        assert len(value) < 4096  # under the size limit: only the parser stood in the way
+
+    for page in HOSTILE_PAGES:
+        client = APIClient() if page.startswith("/api/") else Client()
+        response = client.get(page, HTTP_COOKIE=_cookie_header(name, value))
+
+        assert response.status_code < 500, (page, response.status_code)
+        _assert_cleared(response, name)
+
+
+def test_deeply_nested_jwt_header_refresh_is_401_malformed(real):
+    value = _with_header(real, "refresh", HOSTILE_HEADERS["nested-1000-arrays"])
+    response = APIClient().post("/api/auth/refresh/", HTTP_COOKIE=_cookie_header(REFRESH, value))
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_invalid"
+    _assert_cleared(response, REFRESH)

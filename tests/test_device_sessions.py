@@ -178,8 +178,9 @@ def test_reuse_after_the_grace_window_revokes_that_session_only(alice, settings,
     session = session_of(victim)
     assert session.revoked_at is not None
     assert session.revoked_reason == "refresh_reused"
-    # The victim's current token dies with the session: both must log in again.
-    assert_refresh_refused(current)
+    # The victim's current token dies with the session: both must log in
+    # again, and the victim is told why (issue 13, finding 3).
+    assert_refresh_refused(current, code="token_reused")
     # The same user's other device is untouched, and so is the counter.
     assert_refresh_accepted(refresh_cookie(laptop))
     assert session_of(laptop).revoked_at is None

@@ -257,6 +257,71 @@ def test_admin_password_form_logs_out_the_user(admin_client, alice, bob, other_d
     assert admin_client.get("/admin/").status_code == 200
 
 
+def test_disabling_password_authentication_in_the_admin_logs_out_the_user(
+    admin_client, alice, bob, other_device, bob_device
+):
+    # Issue 13, finding 2: the admin's "Password-based authentication:
+    # disabled" calls set_unusable_password(); no new password is "set".
+    before = versions(alice, bob)
+    url = f"/admin/tokens_app/user/{alice.pk}/password/"
+
+    response = admin_client.post(url, {"usable_password": "false", "unset-password": "1"})
+
+    assert response.status_code == 302, response.content
+    alice.refresh_from_db()
+    assert not alice.has_usable_password()
+    assert_only_alice_was_logged_out(alice, bob, other_device, bob_device, before)
+
+
+def test_set_unusable_password_and_save_logs_out_every_browser(alice, bob, other_device, bob_device):
+    before = versions(alice, bob)
+    user = get_user_model().objects.get(username="alice")
+
+    user.set_unusable_password()
+    user.save()
+
+    assert_only_alice_was_logged_out(alice, bob, other_device, bob_device, before)
+
+
+def test_writing_a_new_password_hash_directly_logs_out_every_browser(alice, bob, other_device, bob_device):
+    # Any change of the stored hash counts, however it was made: here a hash
+    # copied in from elsewhere, without set_password().
+    before = versions(alice, bob)
+    user = get_user_model().objects.get(username="alice")
+
+    user.password = bob.password
+    user.save()
+
+    assert_only_alice_was_logged_out(alice, bob, other_device, bob_device, before)
+
+
+def test_saving_the_same_password_hash_keeps_sessions(alice, other_device):
+    before = token_version(alice)
+    user = get_user_model().objects.get(username="alice")
+    user.password = user.password
+    user.last_name = "Liddell"
+    user.save(update_fields=["password", "last_name"])
+    assert token_version(alice) == before
+    assert_refresh_accepted(other_device)
+
+
+def test_upgrading_the_password_hash_at_login_keeps_sessions(alice, other_device, settings):
+    # Django re-hashes a correct password under a newer hasher and saves it:
+    # the hash changes, the password does not.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.ScryptPasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    before = token_version(alice)
+
+    signed_in("alice")
+
+    alice.refresh_from_db()
+    assert alice.password.startswith("scrypt$")
+    assert token_version(alice) == before
+    assert_refresh_accepted(other_device)
+
+
 def test_admin_changing_their_own_password_stays_signed_in_here_only(
     root, admin_client, bob, bob_device, committed
 ):
@@ -712,15 +777,16 @@ def test_a_version_read_that_races_a_bump_does_not_overwrite_the_cache(
 ):
     settings.TOKENS_IMMEDIATE_REVOCATION = True
     stale_browser = signed_in("alice")
-    read_from_database = revocation._database_version
+    # A cold cache reads the version and the device session in one query.
+    read_from_database = revocation._read_database
 
-    def read_then_bump(user_id):
-        version = read_from_database(user_id)  # 0, read just before...
+    def read_then_bump(claims):
+        found = read_from_database(claims)  # version 0, read just before...
         with committed():
             run_force_logout("alice")  # ...the bump commits and writes 1 through
-        return version
+        return found
 
-    monkeypatch.setattr(revocation, "_database_version", read_then_bump)
+    monkeypatch.setattr(revocation, "_read_database", read_then_bump)
     stale_browser.get("/")  # the cache miss that raced the bump
     monkeypatch.undo()
 

@@ -162,18 +162,27 @@ def test_a_cached_version_older_than_the_token_is_repaired_not_obeyed(alice, com
     assert cache.get(_version_key(alice)) == 1
 
 
-def test_filling_the_cache_never_overwrites_a_newer_write_through(alice, alice_client, monkeypatch):
+@pytest.mark.parametrize("miss", ["version-only", "version-and-session"])
+def test_filling_the_cache_never_overwrites_a_newer_write_through(alice, alice_client, monkeypatch, miss):
     # A bump commits and writes through between this request's database read
-    # and its cache fill: the newer version must survive the fill.
-    read = revocation._database_version
+    # and its cache fill: the newer version must survive the fill. A miss of
+    # the version alone reads it alone; a cold cache reads the version and
+    # the session in one query (revocation._read_database).
+    alice_client.get("/")  # caches the version and the session marker
+    if miss == "version-only":
+        read, name = revocation._database_version, "_database_version"
+        cache.delete(_version_key(alice))
+    else:
+        read, name = revocation._read_database, "_read_database"
+        clear_cache()
 
-    def read_then_bump_elsewhere(user_id):
-        version = read(user_id)
+    def read_then_bump_elsewhere(*args):
+        found = read(*args)
+        version = found if miss == "version-only" else found[0]
         cache.set(_version_key(alice), version + 1)
-        return version
+        return found
 
-    monkeypatch.setattr(revocation, "_database_version", read_then_bump_elsewhere)
-    clear_cache()
+    monkeypatch.setattr(revocation, name, read_then_bump_elsewhere)
 
     alice_client.get("/")
 

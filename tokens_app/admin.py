@@ -143,6 +143,14 @@ class UserAdmin(DjangoUserAdmin):
             messages.SUCCESS,
         )
 
+    def get_deleted_objects(self, objs, request):
+        # Sessions are never deleted on their own in the admin (they are
+        # revoked), but a user's go with the user: that ends them too
+        # (signals.py), so they need no delete permission of their own.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(LoginSession._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def get_urls(self):
         # Named from the model's own app label and name, as the admin names its
         # views, so the button works for whichever user model the project has.
@@ -203,6 +211,11 @@ class LoginSessionAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Revoke, never delete: a revoked row keeps the device ended and in
+        # the audit's view; prune_sessions removes old rows.
         return False
 
     @admin.action(description=_("Revoke selected sessions"), permissions=["change"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters
@@ -17,10 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import flows, revocation, throttling
+from . import flows, throttling
 from .authentication import enforce_csrf
 from .cookies import clear_auth_cookies, set_auth_cookies
-from .exceptions import TokenError
+from .exceptions import TokenError, TokenRevoked
 from .models import LoginSession
 
 
@@ -142,11 +141,27 @@ class LogoutView(_CookieEndpoint):
         return response
 
 
+class HasLiveSession(IsAuthenticated):
+    """For the endpoints that manage the account: the token's device session
+    must be live in the database (flows.live_session), whatever the
+    immediate-revocation setting; an ended one is 401 ``token_revoked``. The
+    session is ``request.token_session`` for the view."""
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        session = flows.live_session(request.auth)
+        if session is None:
+            raise exceptions.AuthenticationFailed(TokenRevoked.message, code=TokenRevoked.code)
+        request.token_session = session
+        return True
+
+
 class LogoutAllView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [HasLiveSession]
 
     def post(self, request):
-        flows.log_out_everywhere(request._request, request.user)
+        flows.log_out_everywhere(request._request, request.token_session.user)
         response = Response({"detail": "Logged out on all devices."})
         clear_auth_cookies(response)
         return response
@@ -177,25 +192,19 @@ def session_payload(session: LoginSession, current_sid: str | None) -> dict:
 
 
 class SessionListView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [HasLiveSession]
 
     def get(self, request):
-        sessions = LoginSession.objects.active().filter(user_id=request.user.pk)
+        sessions = LoginSession.objects.active().filter(user_id=request.token_session.user_id)
         return Response([session_payload(s, request.auth.sid) for s in sessions])
 
 
 class SessionDetailView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [HasLiveSession]
 
     def delete(self, request, session_id):
-        # Another user's session is indistinguishable from a missing one: 404.
-        session = get_object_or_404(
-            LoginSession.objects.active().select_related("user"), pk=session_id, user_id=request.user.pk
-        )
-        revocation.revoke_session(
-            session, reason="logout_device", actor=session.user, request=request._request
-        )
+        session = flows.log_out_device(request._request, request.token_session, session_id)
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        if str(session.pk) == request.auth.sid:
+        if session.pk == request.token_session.pk:
             clear_auth_cookies(response)
         return response

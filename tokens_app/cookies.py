@@ -73,5 +73,11 @@ def clear_auth_cookies(response: HttpResponse) -> None:
     # Deleting is setting an empty, already-expired cookie with exactly the
     # attributes it was set with; a different path or domain would leave the
     # original in the browser.
-    _set(response, app_settings.ACCESS_COOKIE, "", path="/", max_age=0)
-    _set(response, app_settings.REFRESH_COOKIE, "", path=app_settings.REFRESH_COOKIE_PATH, max_age=0)
+    clear_auth_cookie(response, app_settings.ACCESS_COOKIE)
+    clear_auth_cookie(response, app_settings.REFRESH_COOKIE)
+
+
+def clear_auth_cookie(response: HttpResponse, name: str) -> None:
+    """Clear one of the two auth cookies, named by its configured name."""
+    path = app_settings.REFRESH_COOKIE_PATH if name == app_settings.REFRESH_COOKIE else "/"
+    _set(response, name, "", path=path, max_age=0)

@@ -6,6 +6,8 @@ reader who wants to know "what happens on refresh" reads ``refresh`` below.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import logging
 import uuid
 from dataclasses import dataclass
@@ -15,7 +17,9 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.middleware.csrf import rotate_token
+from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject, empty
 
 from . import audit, revocation, throttling, versions
@@ -25,7 +29,7 @@ from .devices import describe
 from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked, UserInactive
 from .models import AuditEvent, LoginSession
 from .signals import refresh_token_reused
-from .tokens import IssuedToken, issue_access, issue_refresh, verify_access, verify_refresh
+from .tokens import Claims, IssuedToken, issue_access, issue_refresh, verify_access, verify_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +87,11 @@ def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = Non
     session's previous token is answered with the current one for
     ROTATION_GRACE (two tabs refreshing at once); any other retired token is
     reuse, which ends the session. Two queries: the locked read and the update.
+
+    The grace window answers only the client that rotated (same network and
+    User-Agent, see ``client_fingerprint``): a thief replaying a copied
+    token in step with the victim's rotations, from anywhere else, is reuse.
+    Each grace answer is audited (the locked read and the audit row).
     """
     now = _now(now)
     return _rotate(verify_refresh(raw_refresh, now=now), request=request, now=now)
@@ -126,14 +135,18 @@ def _rotate(claims, *, request, now: datetime) -> TokenPair:
         user = session.user
         if not user.is_active:
             raise UserInactive()
+        if session.revoked_at is not None and session.revoked_reason == "refresh_reused":
+            raise TokenReused()  # the victim's own browser learns why it was signed out
         if session.revoked_at is not None or claims.ver != versions.of(user):
             raise TokenRevoked()
         if session.expires_at <= now:
             raise TokenExpired()
 
+        fingerprint = client_fingerprint(request)
         if claims.jti == session.current_jti:
             session.previous_jti, session.current_jti = session.current_jti, uuid.uuid4().hex
             session.rotated_at = session.last_used_at = now
+            session.rotated_by = fingerprint
             session.expires_at = now + app_settings.REFRESH_LIFETIME
             session.rotations += 1
             session.save(
@@ -141,16 +154,27 @@ def _rotate(claims, *, request, now: datetime) -> TokenPair:
                     "previous_jti",
                     "current_jti",
                     "rotated_at",
+                    "rotated_by",
                     "last_used_at",
                     "expires_at",
                     "rotations",
                 ]
             )
-        elif not (
+        elif (
             claims.jti == session.previous_jti
             and session.rotated_at is not None
             and now - session.rotated_at <= app_settings.ROTATION_GRACE
+            and constant_time_compare(session.rotated_by, fingerprint)
         ):
+            # Another tab of the browser that just rotated: handed the current token.
+            audit.record(
+                AuditEvent.Kind.REFRESH_GRACE,
+                user=user,
+                request=request,
+                session=str(session.pk),
+                jti=claims.jti,
+            )
+        else:
             session = None  # reuse: acted on below, outside the lock's transaction
         if session is not None:
             return TokenPair(
@@ -167,6 +191,27 @@ def _rotate(claims, *, request, now: datetime) -> TokenPair:
     )
     refresh_token_reused.send(sender=LoginSession, user=user, session=stolen, request=request)
     raise TokenReused()
+
+
+def client_fingerprint(request) -> str:
+    """Who is refreshing, as far as copied cookies cannot tell: the client's
+    network (its IPv4 /24 or IPv6 /64) and its User-Agent, hashed. Two tabs
+    of one browser share it; a thief with the victim's cookies elsewhere
+    does not. "" without a request (a management command, a test)."""
+    if request is None:
+        return ""
+    network = ""
+    address = audit.client_ip(request)
+    if address:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            network = address
+        else:
+            prefix = 24 if ip.version == 4 else 64
+            network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
+    return hashlib.sha256(f"{network}\n{user_agent}".encode()).hexdigest()[:32]
 
 
 def session_id_from(request) -> str | None:
@@ -224,11 +269,53 @@ def force_logout(users, *, actor=None, request=None, reason: str = "force_logout
     return count
 
 
-def log_out_other_devices(request, user) -> int:
-    """End every session of ``user`` except this device's."""
-    current = session_id_from(request)
-    others = LoginSession.objects.active().filter(user=user).exclude(pk=current).select_related("user")
-    return revocation.revoke_sessions(others, reason="logout_others", actor=user, request=request)
+def live_session(claims: Claims | None) -> LoginSession | None:
+    """The device session ``claims`` name, read from the database now, if it
+    is live: not ended, not expired, its user active and at the token's
+    version. None otherwise. One query, its user loaded with it.
+
+    What account management checks (the devices page and API, logging
+    devices out, the password change), whatever TOKENS_IMMEDIATE_REVOCATION
+    says: an ended session keeps a signed access token for up to
+    ACCESS_LIFETIME and may read with it, but must not manage the account.
+    """
+    if claims is None:
+        return None
+    return (
+        LoginSession.objects.active()
+        .select_related("user")
+        .filter(pk=claims.sid, user_id=claims.sub, user__is_active=True, user__token_version=claims.ver)
+        .first()
+    )
+
+
+def log_out_device(request, current: LoginSession, session_id) -> LoginSession:
+    """End one of the devices of ``current``'s user (this one, possibly).
+
+    Another user's session is indistinguishable from a missing or ended one:
+    Http404 for all three, so no session id can be probed.
+    """
+    session = (
+        LoginSession.objects.active()
+        .select_related("user")
+        .filter(pk=session_id, user_id=current.user_id)
+        .first()
+    )
+    if session is None:
+        raise Http404("No such session.")
+    revocation.revoke_session(session, reason="logout_device", actor=current.user, request=request)
+    return session
+
+
+def log_out_other_devices(request, current: LoginSession) -> int:
+    """End every session of ``current``'s user except ``current`` itself."""
+    others = (
+        LoginSession.objects.active()
+        .filter(user_id=current.user_id)
+        .exclude(pk=current.pk)
+        .select_related("user")
+    )
+    return revocation.revoke_sessions(others, reason="logout_others", actor=current.user, request=request)
 
 
 def reissue_after_password_change(request, user) -> TokenPair:

@@ -29,9 +29,9 @@ from django.utils.translation import gettext as _
 
 from . import flows, revocation, throttling
 from .conf import app_settings
-from .cookies import clear_auth_cookies, set_auth_cookies
+from .cookies import clear_auth_cookie, clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked
-from .tokens import Claims
+from .tokens import Claims, is_malformed
 from .users import TokenUser
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ class _State:
     touched: bool = False
     pair: flows.TokenPair | None = None
     clear: bool = False
+    # Auth cookies that can never be a token of ours (tokens.is_malformed).
+    malformed: tuple[str, ...] = ()
 
 
 def _say_why(request: HttpRequest, error: TokenError) -> None:
@@ -115,22 +117,40 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
     """
 
     def process_request(self, request: HttpRequest) -> None:
-        request._tokens_state = _State()
+        request._tokens_state = _State(malformed=_malformed_cookies(request))
         request.token_claims: Claims | None = None
         request.user = SimpleLazyObject(partial(resolve_user, request))
         request.auser = partial(sync_to_async(_resolved_user), request)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         state: _State | None = getattr(request, "_tokens_state", None)
-        if state is None or not state.touched:
+        if state is None:
             return response
-        patch_vary_headers(response, ("Cookie",))
-        if app_settings.ACCESS_COOKIE in response.cookies:
-            return response  # the view logged in or out and set its own cookies
-        if state.pair is not None:
-            # The rotation is committed: the browser must get the new tokens
-            # even on an error page, or its next request presents a retired one.
-            set_auth_cookies(response, state.pair)
-        elif state.clear and response.status_code < 500:
-            clear_auth_cookies(response)
+        if state.touched:
+            _update_cookies(response, state)
+        if state.malformed:
+            patch_vary_headers(response, ("Cookie",))
+        for name in state.malformed:
+            if name not in response.cookies:
+                # Never a token of ours, whatever the page did: cleared on
+                # any answer (even one that did not look at the user, even a
+                # 5xx), or the browser would present it forever.
+                clear_auth_cookie(response, name)
         return response
+
+
+def _malformed_cookies(request: HttpRequest) -> tuple[str, ...]:
+    names = (app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE)
+    return tuple(name for name in names if request.COOKIES.get(name) and is_malformed(request.COOKIES[name]))
+
+
+def _update_cookies(response: HttpResponse, state: _State) -> None:
+    patch_vary_headers(response, ("Cookie",))
+    if app_settings.ACCESS_COOKIE in response.cookies:
+        return  # the view logged in or out and set its own cookies
+    if state.pair is not None:
+        # The rotation is committed: the browser must get the new tokens
+        # even on an error page, or its next request presents a retired one.
+        set_auth_cookies(response, state.pair)
+    elif state.clear and response.status_code < 500:
+        clear_auth_cookies(response)

@@ -39,6 +39,16 @@ class TokenVersionMixin(models.Model):
             kwargs["update_fields"] = [name for name in update_fields if name != "token_version"]
         super().save(*args, **kwargs)
 
+    def check_password(self, raw_password) -> bool:
+        # A correct password may be re-hashed and saved on the spot (a newer
+        # hasher or more iterations): the same password under a new hash,
+        # which must not end the user's sessions (signals.py compares hashes).
+        self._tokens_rehashing = True
+        try:
+            return super().check_password(raw_password)
+        finally:
+            self._tokens_rehashing = False
+
 
 class AbstractTokenUser(TokenVersionMixin, AbstractUser):
     """Django's ``AbstractUser`` with ``token_version``: the base for a project's own user."""
@@ -78,6 +88,10 @@ class LoginSession(models.Model):
     current_jti = models.CharField(max_length=64)
     previous_jti = models.CharField(max_length=64, blank=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
+    # A fingerprint of the client that rotated (its network and User-Agent,
+    # flows.client_fingerprint): only that client is answered within the
+    # grace window; the previous token from anywhere else is reuse.
+    rotated_by = models.CharField(max_length=64, blank=True)
     rotations = models.PositiveIntegerField(default=0)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     revoked_reason = models.CharField(_("reason"), max_length=40, blank=True)
@@ -111,6 +125,7 @@ class AuditEvent(models.Model):
         REVOKED = "revoked", _("All sessions ended")
         SESSION_REVOKED = "session_revoked", _("Session ended")
         REFRESH_REUSED = "refresh_reused", _("Refresh token reuse detected")
+        REFRESH_GRACE = "refresh_grace", _("Previous refresh token answered (rotation grace)")
         PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
         THROTTLED = "throttled", _("Throttled")
         LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared")

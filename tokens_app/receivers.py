@@ -5,36 +5,56 @@ account is deactivated by any path, and audit failed logins. Connected by
 from __future__ import annotations
 
 from django.contrib.auth.signals import user_login_failed
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 
 from . import audit
-from .models import AuditEvent
-from .revocation import bump_token_version
+from .models import AuditEvent, LoginSession
+from .revocation import bump_token_version, session_deleted
 
 
-def _remember_deactivation(sender, instance, raw=False, **kwargs) -> None:
-    """pre_save: note whether this save deactivates a user who is active now."""
-    instance._tokens_deactivating = bool(
-        not raw
-        and instance.pk is not None
-        and not instance.is_active
-        and sender._default_manager.filter(pk=instance.pk, is_active=True).exists()
+def _remember_stored_state(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    """pre_save: note whether this save replaces the stored password hash, or
+    deactivates a user who is active now, by comparing with the row as stored.
+
+    The stored hash, not ``instance._password``: ``set_unusable_password()``
+    (the admin's "Password-based authentication: disabled") and a hash
+    assigned directly leave ``_password`` unset but must end sessions too.
+    One query, and none for saves that write neither field (``last_login``).
+    """
+    instance._tokens_password_changed = instance._tokens_deactivating = False
+    if raw or instance.pk is None or instance._state.adding:
+        return
+    fields = None if update_fields is None else set(update_fields)
+    if fields is not None and not fields & {"password", "is_active"}:
+        return
+    stored = sender._default_manager.filter(pk=instance.pk).values_list("password", "is_active").first()
+    if stored is None:
+        return
+    password, is_active = stored
+    instance._tokens_password_changed = (
+        (fields is None or "password" in fields)
+        and instance.password != password
+        and not getattr(instance, "_tokens_rehashing", False)
+    )
+    instance._tokens_deactivating = (fields is None or "is_active" in fields) and (
+        is_active and not instance.is_active
     )
 
 
 def _end_sessions_on_password_or_deactivation(sender, instance, created, raw=False, **kwargs) -> None:
-    """post_save: a new password or a deactivation, by any path (forms, the
-    admin, ``changepassword``, ``set_password()`` + ``save()`` in a shell),
-    ends every session of the user."""
+    """post_save: a new password hash or a deactivation, by any path (forms,
+    the admin, ``changepassword``, ``set_password()`` or
+    ``set_unusable_password()`` + ``save()`` in a shell), ends every session
+    of the user."""
     if created or raw:
         return
-    if getattr(instance, "_password", None) is not None:
+    if getattr(instance, "_tokens_password_changed", False):
         # Views that know more (a reset by email) say so; any other path is a change.
         reason = getattr(instance, "_tokens_revoke_reason", "password_changed")
         bump_token_version(instance, reason=reason)
     elif getattr(instance, "_tokens_deactivating", False):
         bump_token_version(instance, reason="deactivated")
-    instance._tokens_deactivating = False
+    instance._tokens_password_changed = instance._tokens_deactivating = False
 
 
 def _audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
@@ -54,9 +74,15 @@ def _audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
         audit.record(AuditEvent.Kind.LOGIN_FAILED, user=user, request=request, username=username)
 
 
+def _end_deleted_session(sender, instance, **kwargs) -> None:
+    """post_delete of a device session, alone or with its user: it has ended."""
+    session_deleted(instance)
+
+
 def connect(user_model) -> None:
     user_login_failed.connect(_audit_failed_login, dispatch_uid="tokens_app.audit_login_failed")
-    pre_save.connect(_remember_deactivation, sender=user_model, dispatch_uid="tokens_app.deactivation")
+    pre_save.connect(_remember_stored_state, sender=user_model, dispatch_uid="tokens_app.deactivation")
     post_save.connect(
         _end_sessions_on_password_or_deactivation, sender=user_model, dispatch_uid="tokens_app.password"
     )
+    post_delete.connect(_end_deleted_session, sender=LoginSession, dispatch_uid="tokens_app.session_deleted")

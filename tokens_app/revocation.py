@@ -142,8 +142,11 @@ def verify_current_access(raw: str | None) -> Claims:
 def ensure_not_revoked(claims: Claims) -> None:
     """Raise TokenRevoked if the user's sessions, or this device's, have ended.
 
-    One cache round trip; on a miss the version is read from the database once
-    and cached. If the cache is down the database answers (slower, still right).
+    One cache round trip at steady state. On a miss (a first request, an
+    eviction, a flushed cache) the database answers in one query and the
+    answer is cached: a missing entry never reads as "still active", so a
+    device ended before a flush stays ended. If the cache is down the
+    database answers (slower, still right).
     """
     keys = (_version_key(claims.sub), _session_key(claims.sid))
     try:
@@ -152,35 +155,58 @@ def ensure_not_revoked(claims: Claims) -> None:
         logger.warning("cache unavailable: checking token_version in the database", exc_info=True)
         version, session_ended = _read_database(claims)
     else:
-        if version is None:
-            version = _database_version(claims.sub)
-            # add, not set: a bump that committed after our read has written
-            # the newer version already; ours must not overwrite it.
-            _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
-        elif version < claims.ver:
-            # Versions only grow, so an entry below a version we signed is
-            # stale: a write-through lost to a cache outage, or overtaken by
-            # a concurrent bump's. Ask the database and repair the entry,
-            # rather than sign out every fresh session until it expires.
-            version = _database_version(claims.sub)
-            _cache_set(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+        if version is None and session_ended is None:
+            version, session_ended = _read_database(claims)
+            if version is not None:
+                _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+            _cache_add(keys[1], int(session_ended), _session_marker_timeout(ended=session_ended))
+        else:
+            if session_ended is None:
+                session_ended = _database_session_ended(claims)
+                # add, not set: a revocation that committed after our read
+                # has written "ended" already; "live" must not overwrite it.
+                _cache_add(keys[1], int(session_ended), _session_marker_timeout(ended=session_ended))
+            if version is None:
+                version = _database_version(claims.sub)
+                # add, not set: a bump that committed after our read has
+                # written the newer version already; ours must not overwrite it.
+                _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+            elif version < claims.ver:
+                # Versions only grow, so an entry below a version we signed
+                # is stale: a write-through lost to a cache outage, or
+                # overtaken by a concurrent bump's. Ask the database and
+                # repair the entry, rather than sign out every fresh session
+                # until it expires.
+                version = _database_version(claims.sub)
+                _cache_set(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
     if session_ended or version != claims.ver:
         raise TokenRevoked()
 
 
-def _read_cache(keys: tuple[str, str]) -> tuple[int | None, bool]:
-    """The cached version (None on a miss) and whether the session has ended.
+def _session_marker_timeout(*, ended: bool) -> int:
+    # "Ended" need only outlive the access tokens the session issued;
+    # "live" is trusted as long as a cached version is (a per-process cache
+    # cannot be written through for the other workers).
+    if ended:
+        return int(app_settings.ACCESS_LIFETIME.total_seconds()) + 60
+    return app_settings.VERSION_CACHE_TIMEOUT
 
-    Our RedisCache reads both integers in one MGET with half the CPU of
-    ``get_many`` (authproject/cache.py); the values are the ones ``set`` and
-    ``add`` wrote, so writes keep going through Django's cache API.
+
+def _read_cache(keys: tuple[str, str]) -> tuple[int | None, bool | None]:
+    """The cached version and whether the session has ended: None for a miss.
+
+    The session marker is 1 for ended, 0 for live. Our RedisCache reads both
+    integers in one MGET with half the CPU of ``get_many``
+    (authproject/cache.py); the values are the ones ``set`` and ``add``
+    wrote, so writes keep going through Django's cache API.
     """
     get_ints = getattr(cache, "get_ints", None)
     if get_ints is not None:
         version, ended = get_ints(keys)
-        return version, ended is not None
-    found = cache.get_many(keys)
-    return found.get(keys[0]), keys[1] in found
+    else:
+        found = cache.get_many(keys)
+        version, ended = found.get(keys[0]), found.get(keys[1])
+    return version, None if ended is None else bool(ended)
 
 
 def _database_version(user_id) -> int:
@@ -194,6 +220,32 @@ def _database_version(user_id) -> int:
     return -1 if version is None else version
 
 
-def _read_database(claims: Claims) -> tuple[int, bool]:
-    session_ended = not LoginSession.objects.filter(pk=claims.sid, revoked_at__isnull=True).exists()
-    return _database_version(claims.sub), session_ended
+def _database_session_ended(claims: Claims) -> bool:
+    """Whether the device session is revoked or gone (its row deleted)."""
+    return not LoginSession.objects.filter(
+        pk=claims.sid, user_id=claims.sub, revoked_at__isnull=True
+    ).exists()
+
+
+def _read_database(claims: Claims) -> tuple[int | None, bool]:
+    """The version and whether the session has ended, in one query. The
+    version is None when the session row is gone (it then does not matter)."""
+    row = (
+        LoginSession.objects.filter(pk=claims.sid, user_id=claims.sub)
+        .values_list("revoked_at", "user__token_version", "user__is_active")
+        .first()
+    )
+    if row is None:
+        return None, True
+    revoked_at, version, is_active = row
+    return (version if is_active else -1), revoked_at is not None
+
+
+def session_deleted(session: LoginSession) -> None:
+    """A session row was deleted (by the admin, or with its user): the device
+    has ended, even for a cache that holds it as live. Expired and revoked
+    rows (what prune_sessions deletes) issued no access token still alive
+    that the cache could think live, and are skipped."""
+    if session.revoked_at is None and session.expires_at > timezone.now():
+        key, timeout = _session_key(session.pk), _session_marker_timeout(ended=True)
+        transaction.on_commit(lambda: _cache_set(key, 1, timeout))

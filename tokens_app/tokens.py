@@ -48,6 +48,10 @@ _HMAC = {
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
+_MAX_HEADER_CHARS = 512
+_MAX_HEADER_FIELDS = 8
+# Whatever a hostile segment makes the decoders raise: each means "malformed".
+_PARSE_ERRORS = (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,32 @@ def _header(segment: str) -> dict:
     # Every token signed with one key has the same header segment: parse it
     # once. Only what parses is cached (lru_cache keeps no exceptions);
     # callers must not modify the dict.
-    return _b64_json(segment)
+    #
+    # The header is read before any signature is checked, so it is bounded
+    # first: a short segment, then a flat object of short scalars. Ours is
+    # {"alg","kid","typ"} in ~70 characters; 1,000 "[" would otherwise make
+    # json.loads raise RecursionError, a 500 on every page.
+    if len(segment) > _MAX_HEADER_CHARS:
+        raise ValueError("header too long")
+    header = _b64_json(segment)
+    if len(header) > _MAX_HEADER_FIELDS or not all(
+        isinstance(value, str | int | float | bool) or value is None for value in header.values()
+    ):
+        raise ValueError("header not a flat object")
+    return header
+
+
+def is_malformed(raw: str | None) -> bool:
+    """True for a cookie value that can never be a token of ours, whatever
+    the key: too long, foreign characters, or a header that does not parse
+    (see ``_header``). Cheap, and with no signature check."""
+    if not raw or len(raw) > app_settings.MAX_TOKEN_BYTES or not _TOKEN_CHARS.match(raw):
+        return True
+    try:
+        _header(raw.partition(".")[0])
+    except _PARSE_ERRORS:
+        return True
+    return False
 
 
 def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
@@ -197,7 +226,7 @@ def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
         raise TokenError("malformed")
     try:
         header = _header(raw.partition(".")[0])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except _PARSE_ERRORS:
         raise TokenError("malformed header") from None
 
     keyring = _keyring(typ)
@@ -263,6 +292,8 @@ def _signed_claims(
             )
         except jwt.PyJWTError as exc:
             raise TokenError(type(exc).__name__) from None
+        except _PARSE_ERRORS:
+            raise TokenError("DecodeError") from None
     nbf = payload.get("nbf")
     if nbf is not None and (not isinstance(nbf, int | float) or isinstance(nbf, bool)):
         raise TokenError("DecodeError")
@@ -288,7 +319,7 @@ def _decode_hmac(raw: str, secret: bytes, algorithm, issuer: str, audience: str 
         raise TokenError("InvalidSignatureError")
     try:
         payload = _b64_json(signing_input.partition(".")[2])
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except _PARSE_ERRORS:
         raise TokenError("DecodeError") from None
     if any(payload.get(name) is None for name in _REQUIRED_CLAIMS):
         raise TokenError("MissingRequiredClaimError")

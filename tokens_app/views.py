@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -21,10 +24,10 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_POST
 from django.views.generic.edit import FormView
 
-from . import audit, flows, revocation, throttling, versions
+from . import audit, flows, throttling, versions
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
-from .exceptions import TokenError
+from .exceptions import TokenError, TokenRevoked
 from .models import AuditEvent, LoginSession
 from .tokens import verify_refresh
 
@@ -129,11 +132,36 @@ class LogoutView(View):
         return response
 
 
+def _session_ended(request: HttpRequest) -> HttpResponse:
+    messages.warning(request, TokenRevoked.message, fail_silently=True)
+    response = redirect_to_login(request.get_full_path())
+    clear_auth_cookies(response)
+    return response
+
+
+def live_session_required(view):
+    """For the views that manage the account: after ``login_required``, the
+    token's device session must be live in the database (flows.live_session),
+    or the browser is signed out and sent to the login page. The session is
+    ``request.token_session`` for the view."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        session = flows.live_session(request.token_claims)
+        if session is None:
+            return _session_ended(request)
+        request.token_session = session
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 @require_POST
 @csrf_protect
 @login_required
+@live_session_required
 def logout_all(request: HttpRequest) -> HttpResponse:
-    flows.log_out_everywhere(request, request.user)
+    flows.log_out_everywhere(request, request.token_session.user)
     messages.success(request, _("You have been logged out on all devices."))
     response = redirect("login")
     clear_auth_cookies(response)
@@ -168,6 +196,13 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     """Changing the password ends every session, then keeps this browser signed in."""
 
     success_url = reverse_lazy("password_change_done")
+
+    def dispatch(self, request, *args, **kwargs):
+        # Django's dispatch (login_required, CSRF, sensitive parameters) runs
+        # for signed-in users whose session is live; an ended one is signed out.
+        if request.user.is_authenticated and flows.live_session(request.token_claims) is None:
+            return _session_ended(request)
+        return super().dispatch(request, *args, **kwargs)
 
     def form_valid(self, form):
         # form.save() -> user.save() with a new password: the post_save
@@ -244,24 +279,22 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 @never_cache
 @login_required
+@live_session_required
 def sessions(request: HttpRequest) -> HttpResponse:
-    current = flows.session_id_from(request)
-    rows = list(LoginSession.objects.active().filter(user_id=request.user.pk))
+    current = request.token_session
+    rows = list(LoginSession.objects.active().filter(user_id=current.user_id))
     for row in rows:
-        row.is_current = str(row.pk) == current
+        row.is_current = row.pk == current.pk
     return render(request, "tokens_app/sessions.html", {"sessions": rows})
 
 
 @require_POST
 @csrf_protect
 @login_required
+@live_session_required
 def revoke_session(request: HttpRequest, session_id) -> HttpResponse:
-    # Another user's session is indistinguishable from a missing one: 404.
-    session = get_object_or_404(
-        LoginSession.objects.active().select_related("user"), pk=session_id, user_id=request.user.pk
-    )
-    revocation.revoke_session(session, reason="logout_device", actor=session.user, request=request)
-    if str(session.pk) == flows.session_id_from(request):
+    session = flows.log_out_device(request, request.token_session, session_id)
+    if session.pk == request.token_session.pk:
         messages.success(request, _("You have been logged out."))
         response = redirect("login")
         clear_auth_cookies(response)
@@ -273,7 +306,8 @@ def revoke_session(request: HttpRequest, session_id) -> HttpResponse:
 @require_POST
 @csrf_protect
 @login_required
+@live_session_required
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
-    count = flows.log_out_other_devices(request, request.user)
+    count = flows.log_out_other_devices(request, request.token_session)
     messages.success(request, _("Logged out %(count)d other device(s).") % {"count": count})
     return redirect("sessions")
