@@ -25,7 +25,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
@@ -47,6 +47,28 @@ class _State:
     touched: bool = False
     pair: flows.TokenPair | None = None
     clear: bool = False
+    # The answer was made from the auth cookies (a page's request.user, or
+    # the API's authentication): it is that user's alone.
+    read_cookies: bool = False
+
+
+def note_cookies_read(request: HttpRequest) -> None:
+    """Mark the answer to ``request`` as made from its auth cookies, so it
+    goes out ``private, no-store`` (the DRF authentication calls this)."""
+    state: _State | None = getattr(request, "_tokens_state", None)
+    if state is not None:
+        state.read_cookies = True
+
+
+def _sets_auth_cookies(response: HttpResponse) -> bool:
+    return app_settings.ACCESS_COOKIE in response.cookies or app_settings.REFRESH_COOKIE in response.cookies
+
+
+def _keep_private(response: HttpResponse) -> None:
+    # One user's page, or a Set-Cookie carrying their tokens: no shared cache
+    # may keep it, nor the browser's history once they signed out.
+    patch_vary_headers(response, ("Cookie",))
+    patch_cache_control(response, private=True, no_store=True)
 
 
 def _say_why(request: HttpRequest, error: TokenError) -> None:
@@ -76,6 +98,7 @@ def resolve_user(request: HttpRequest):
 
     access = request.COOKIES.get(app_settings.ACCESS_COOKIE)
     refresh = request.COOKIES.get(app_settings.REFRESH_COOKIE)
+    state.read_cookies = bool(access or refresh)
     if access:
         try:
             claims = revocation.verify_current_access(access)
@@ -129,17 +152,20 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         state: _State | None = getattr(request, "_tokens_state", None)
-        if state is None or not state.touched:
+        if state is None:
             return response
-        patch_vary_headers(response, ("Cookie",))
-        if app_settings.ACCESS_COOKIE in response.cookies:
-            return response  # the view logged in or out and set its own cookies
-        if state.pair is not None:
-            # The rotation is committed: the browser must get the new tokens
-            # even on an error page, or its next request presents a retired one.
-            set_auth_cookies(response, state.pair)
-        elif state.clear and response.status_code < 500:
-            clear_auth_cookies(response)
+        if state.touched:
+            patch_vary_headers(response, ("Cookie",))
+            if app_settings.ACCESS_COOKIE in response.cookies:
+                pass  # the view logged in or out and set its own cookies
+            elif state.pair is not None:
+                # The rotation is committed: the browser must get the new tokens
+                # even on an error page, or its next request presents a retired one.
+                set_auth_cookies(response, state.pair)
+            elif state.clear and response.status_code < 500:
+                clear_auth_cookies(response)
+        if state.read_cookies or _sets_auth_cookies(response):
+            _keep_private(response)
         return response
 
 
