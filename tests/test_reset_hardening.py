@@ -164,6 +164,23 @@ class BrokenBackend(EmailBackend):
         raise ConnectionRefusedError("smtp down")
 
 
+def test_a_failing_background_task_is_logged_and_the_next_one_still_runs(caplog):
+    from tokens_app import background
+
+    done = []
+
+    def broken() -> None:
+        raise RuntimeError("smtp exploded")
+
+    background.submit(broken, name="password reset mail")
+    background.submit(lambda: done.append(threading.get_ident()), name="next")
+    background.flush(timeout=10)
+    assert "background task failed: password reset mail" in caplog.text
+    assert "RuntimeError: smtp exploded" in caplog.text
+    assert done
+    assert done != [threading.get_ident()]
+
+
 def test_the_reset_mail_is_built_in_the_language_of_the_request(alice, settings):
     settings.LANGUAGES = [("en", "English"), ("fr", "French")]
     settings.MIDDLEWARE = [
