@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from tests.conftest import login
@@ -16,6 +17,7 @@ from tests.sessions_support import (
     refresh_cookie,
     token_version,
 )
+from tokens_app.conf import app_settings
 from tokens_app.models import AuditEvent, LoginSession
 
 NEW_PASSWORD = "a new and rather long passphrase 42"
@@ -79,7 +81,7 @@ def test_the_admins_own_change_password_link_keeps_this_browser_and_logs_out_the
 def test_the_admins_own_change_password_link_needs_the_old_password_and_csrf(root):
     browser = Client(enforce_csrf_checks=True)
     login_page = browser.get("/accounts/login/")
-    token = login_page.cookies["csrftoken"].value
+    token = login_page.cookies[settings.CSRF_COOKIE_NAME].value
     browser.post(
         "/accounts/login/",
         {"username": "root", "password": "correct horse battery staple", "csrfmiddlewaretoken": token},
@@ -87,7 +89,8 @@ def test_the_admins_own_change_password_link_needs_the_old_password_and_csrf(roo
     form = {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
     assert browser.post("/admin/password_change/", form).status_code == 403  # no CSRF token
     page = browser.post(
-        "/admin/password_change/", {**form, "csrfmiddlewaretoken": browser.cookies["csrftoken"].value}
+        "/admin/password_change/",
+        {**form, "csrfmiddlewaretoken": browser.cookies[settings.CSRF_COOKIE_NAME].value},
     )
     assert page.status_code == 200
     assert "old_password" in page.context["form"].errors
@@ -157,10 +160,10 @@ def test_no_admin_page_shows_a_refresh_token_id(admin_client, alice, alice_sessi
     settings.TOKENS_ROTATION_GRACE = timedelta(0)
     thief = Client()
     first = refresh_cookie(signed_in("alice"))
-    thief.cookies["refresh_token"] = first
+    thief.cookies[app_settings.REFRESH_COOKIE] = first
     assert thief.post("/api/auth/refresh/").status_code == 200
     stale = Client()
-    stale.cookies["refresh_token"] = first
+    stale.cookies[app_settings.REFRESH_COOKIE] = first
     assert stale.post("/api/auth/refresh/").json()["code"] == "token_reused"
     reused = AuditEvent.objects.get(kind=AuditEvent.Kind.REFRESH_REUSED)
     secrets = {reused.detail["jti"]}

@@ -17,11 +17,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.test import Client
 from gunicorn.config import Config
 
 from tests.conftest import PASSWORD, login
+from tokens_app.conf import app_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "c0ffee-0123456789abcdef0123456789abcdef"
@@ -139,7 +141,9 @@ def test_a_server_error_log_carries_no_cookie_token_password_or_reset_token(alic
     reset_token = link.rstrip("/").rsplit("/", 1)[1]
     new_password = "a fresh secret passphrase 77"
     cookies = {name: morsel.value for name, morsel in browser.cookies.items()}
-    assert {"access_token", "refresh_token", "csrftoken"} <= set(cookies)
+    assert {app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE, settings.CSRF_COOKIE_NAME} <= set(
+        cookies
+    )
 
     def careless(self, form):
         # The worst case: an error message that quotes the request.

@@ -12,6 +12,7 @@ from django.utils.cache import get_max_age
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD, login
+from tokens_app.conf import app_settings
 from tokens_app.models import LoginSession
 
 # Every route of the site that answers from the auth cookies, with how to
@@ -123,14 +124,14 @@ def test_a_cookie_authenticated_answer_is_private_and_never_stored(root, route, 
 def test_an_answer_made_after_a_silent_or_refused_refresh_is_private(root, url):
     signed_in = _signed_in_root(Client())
     stale = Client()
-    stale.cookies["refresh_token"] = signed_in.cookies["refresh_token"].value
+    stale.cookies[app_settings.REFRESH_COOKIE] = signed_in.cookies[app_settings.REFRESH_COOKIE].value
     if url == "/":  # the silent refresh sets new cookies on this page
         response = stale.get(url)
         assert response.status_code == 200
-        assert response.cookies["access_token"].value
+        assert response.cookies[app_settings.ACCESS_COOKIE].value
         assert_private(response, url)
     forged = Client()
-    forged.cookies["access_token"] = "not.a.token"
+    forged.cookies[app_settings.ACCESS_COOKIE] = "not.a.token"
     assert_private(forged.get(url), f"{url} with a bad access cookie")
 
 

@@ -17,6 +17,7 @@ from io import BytesIO
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.mail.backends.locmem import EmailBackend
@@ -60,7 +61,7 @@ def slow_mail(settings):
 
 
 def _csrf() -> str:
-    return Client().get("/accounts/password_reset/").cookies["csrftoken"].value
+    return Client().get("/accounts/password_reset/").cookies[settings.CSRF_COOKIE_NAME].value
 
 
 class Served:
@@ -76,7 +77,7 @@ class Served:
             "SERVER_PORT": "80",
             "SERVER_PROTOCOL": "HTTP/1.1",
             "HTTP_HOST": "testserver",
-            "HTTP_COOKIE": f"csrftoken={token}",
+            "HTTP_COOKIE": f"{settings.CSRF_COOKIE_NAME}={token}",
             "CONTENT_TYPE": "application/x-www-form-urlencoded",
             "CONTENT_LENGTH": str(len(body)),
             "REMOTE_ADDR": "192.0.2.1",
