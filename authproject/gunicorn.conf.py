@@ -9,9 +9,11 @@ balancer needs no sticky sessions.
 from __future__ import annotations
 
 import os
-import re
 
 from gunicorn.glogging import Logger
+
+# gunicorn has put the project directory (its chdir) on sys.path by now.
+from authproject.logs import redact
 
 wsgi_app = "authproject.wsgi:application"
 
@@ -62,15 +64,15 @@ class _Logger(Logger):
 
     /accounts/reset/<uidb64>/<token>/ carries a one-time credential in the
     path; until it is used, whoever reads the log could reset the password.
+    authproject/logs.py masks it in every form Django would route (no
+    trailing slash, %2F, other percent-encodings), and any JWT.
     """
-
-    _RESET = re.compile(r"(/reset/[^/\s]+/)[^/\s]+/")
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "f"):
+        for key in ("r", "U", "q", "f"):
             if isinstance(atoms.get(key), str):
-                atoms[key] = self._RESET.sub(r"\1********/", atoms[key])
+                atoms[key] = redact(atoms[key])
         return atoms
 
 

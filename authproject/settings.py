@@ -210,10 +210,29 @@ TOKENS_TRUSTED_PROXY_COUNT = env_int("TOKENS_TRUSTED_PROXY_COUNT", 1, minimum=1)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Server errors with their traceback, minus cookies, tokens and passwords.
+        "redacted": {
+            "()": "authproject.logs.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "filters": {"production": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # Django logs 500s on django.request but, without ADMINS, sends them
+        # nowhere when DEBUG is off (in development its own console shows them).
+        "errors": {
+            "class": "logging.StreamHandler",
+            "formatter": "redacted",
+            "level": "ERROR",
+            "filters": ["production"],
+        },
+    },
     "loggers": {
         "tokens_app": {"handlers": ["console"], "level": os.environ.get("TOKENS_LOG_LEVEL", "INFO")},
         "authproject": {"handlers": ["console"], "level": os.environ.get("TOKENS_LOG_LEVEL", "INFO")},
+        "django.request": {"handlers": ["errors"], "level": "ERROR"},
     },
 }

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
 
+from tokens_app import admin as tokens_admin
 from tokens_app import jwks, views
 
 admin.site.site_header = "authproject administration"
@@ -24,6 +25,8 @@ urlpatterns = [
     # One sign-in for site and admin: the admin's own login page is not used.
     path("admin/login/", views.admin_login),
     path("admin/logout/", views.LogoutView.as_view()),
+    # The admin's "Change password" link, through the site's password change.
+    path("admin/password_change/", tokens_admin.password_change),
     path("admin/", admin.site.urls),
     path("healthz/", healthz),
     path(".well-known/jwks.json", jwks.jwks, name="jwks"),

@@ -22,6 +22,24 @@ def _fast_hasher_and_fresh_cache(settings):
     clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def _background_work_done_when_the_response_is():
+    """Tests read the outbox right after a request: let the test client's end
+    of a request (its request_finished) wait for the background thread.
+    tests/test_reset_hardening.py takes this away to time the request alone."""
+    from django.core.signals import request_finished
+
+    from tokens_app import background
+
+    def flush(**kwargs) -> None:
+        background.flush(timeout=10)
+
+    request_finished.connect(flush, dispatch_uid="tests.flush_background")
+    yield
+    request_finished.disconnect(dispatch_uid="tests.flush_background")
+    background.flush(timeout=10)
+
+
 def clear_cache() -> None:
     """Empty the test run's cache entries, and only those.
 

@@ -2,25 +2,40 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered
+from django.contrib.admin.forms import AdminPasswordChangeForm
 from django.contrib.admin.templatetags.admin_urls import admin_urlname
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.db.models.constants import LOOKUP_SEP
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from . import flows, revocation, throttling, versions
+from . import flows, revocation, throttling, versions, views
 from .cookies import set_auth_cookies
 from .models import AuditEvent, LoginSession
+
+# A refresh token's id is half of what a refresh checks: no admin page shows
+# it, and no list can be filtered on it (a prefix filter is an oracle that
+# reads it out character by character).
+_TOKEN_ID_FIELDS = frozenset({"current_jti", "previous_jti", "jti"})
+
+
+def _probes_a_token_id(lookup: str, *, json_fields: tuple[str, ...] = ()) -> bool:
+    """Whether a changelist lookup (``?current_jti__startswith=ab``) reads a
+    token id, directly, across a relation, or inside a JSON field that may hold one."""
+    parts = lookup.split(LOOKUP_SEP)
+    return bool(_TOKEN_ID_FIELDS.intersection(parts)) or parts[0] in json_fields
 
 
 def _report_logged_out(modeladmin, request: HttpRequest, count: int) -> None:
@@ -168,7 +183,11 @@ class UserAdmin(DjangoUserAdmin):
         return require_POST(self._force_logout_one)(request, object_id)
 
     def _force_logout_one(self, request: HttpRequest, object_id: str):
-        user = get_object_or_404(self.get_queryset(request), pk=object_id)
+        # get_object, as the admin's own change view: a malformed id ("abc")
+        # is a missing user (404), not a ValueError (500).
+        user = self.get_object(request, unquote(object_id))
+        if user is None:
+            raise Http404
         if not self.has_change_permission(request, user):
             raise PermissionDenied
         count = flows.force_logout([user], actor=request.user, request=request)
@@ -186,6 +205,29 @@ class UserAdmin(DjangoUserAdmin):
             me = get_user_model()._default_manager.get(pk=request.user.pk)
             set_auth_cookies(response, flows.reissue_after_password_change(request, me))
         return response
+
+
+def password_change(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    """The admin's own "Change password" link, through the site's password change.
+
+    ``AdminSite.password_change`` ends with ``update_session_auth_hash``, which
+    needs a server-side session; this one does what the site's page does:
+    every session of the user ends, and this browser gets fresh tokens. Mount
+    it over the admin's URL: ``path("admin/password_change/", ...)`` before
+    ``admin.site.urls``.
+    """
+    site = admin.site
+
+    def view(request: HttpRequest) -> HttpResponse:
+        request.current_app = site.name
+        return views.PasswordChangeView.as_view(
+            form_class=AdminPasswordChangeForm,
+            success_url=reverse("admin:password_change_done", current_app=site.name),
+            extra_context={**site.each_context(request), **(extra_context or {})},
+            template_name=site.password_change_template or "registration/password_change_form.html",
+        )(request)
+
+    return site.admin_view(view)(request)
 
 
 @admin.register(LoginSession)
@@ -218,6 +260,12 @@ class LoginSessionAdmin(admin.ModelAdmin):
         # the audit's view; prune_sessions removes old rows.
         return False
 
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        # Django allows any lookup on a local field, shown or not.
+        if _probes_a_token_id(lookup):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     @admin.action(description=_("Revoke selected sessions"), permissions=["change"])
     def revoke(self, request: HttpRequest, queryset) -> None:
         count = revocation.revoke_sessions(
@@ -239,7 +287,20 @@ class AuditEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("user", "actor")
     ordering = ("-created_at", "-id")
-    readonly_fields = ("created_at", "kind", "user", "actor", "reason", "ip_address", "detail")
+    fields = ("created_at", "kind", "user", "actor", "reason", "ip_address", "details")
+    readonly_fields = fields
+
+    @admin.display(description=_("detail"))
+    def details(self, event: AuditEvent) -> str:
+        # A reused token's jti stays in the log line and the row, for
+        # correlating; the admin shows the rest.
+        shown = {key: value for key, value in event.detail.items() if key not in _TOKEN_ID_FIELDS}
+        return json.dumps(shown, sort_keys=True) if shown else "-"
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        if _probes_a_token_id(lookup, json_fields=("detail",)):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -12,6 +12,7 @@ from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from . import revocation
 from .conf import app_settings
 from .exceptions import TokenError
+from .middleware import note_cookies_read
 from .tokens import Claims
 from .users import TokenUser
 
@@ -48,6 +49,8 @@ class CookieTokenAuthentication(BaseAuthentication):
         raw = request.COOKIES.get(app_settings.ACCESS_COOKIE)
         if not raw:
             return None
+        # Whatever the answer (the user's data or a 401), it was made from the cookie.
+        note_cookies_read(request._request)
         try:
             claims = revocation.verify_current_access(raw)
         except TokenError as exc:

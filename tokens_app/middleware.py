@@ -23,7 +23,7 @@ from django.contrib import messages
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
@@ -46,6 +46,28 @@ class _State:
     clear: bool = False
     # Auth cookies that can never be a token of ours (tokens.is_malformed).
     malformed: tuple[str, ...] = ()
+    # The answer was made from the auth cookies (a page's request.user, or
+    # the API's authentication): it is that user's alone.
+    read_cookies: bool = False
+
+
+def note_cookies_read(request: HttpRequest) -> None:
+    """Mark the answer to ``request`` as made from its auth cookies, so it
+    goes out ``private, no-store`` (the DRF authentication calls this)."""
+    state: _State | None = getattr(request, "_tokens_state", None)
+    if state is not None:
+        state.read_cookies = True
+
+
+def _sets_auth_cookies(response: HttpResponse) -> bool:
+    return app_settings.ACCESS_COOKIE in response.cookies or app_settings.REFRESH_COOKIE in response.cookies
+
+
+def _keep_private(response: HttpResponse) -> None:
+    # One user's page, or a Set-Cookie carrying their tokens: no shared cache
+    # may keep it, nor the browser's history once they signed out.
+    patch_vary_headers(response, ("Cookie",))
+    patch_cache_control(response, private=True, no_store=True)
 
 
 def _say_why(request: HttpRequest, error: TokenError) -> None:
@@ -75,6 +97,7 @@ def resolve_user(request: HttpRequest):
 
     access = request.COOKIES.get(app_settings.ACCESS_COOKIE)
     refresh = request.COOKIES.get(app_settings.REFRESH_COOKIE)
+    state.read_cookies = bool(access or refresh)
     if access:
         try:
             claims = revocation.verify_current_access(access)
@@ -136,6 +159,8 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
                 # any answer (even one that did not look at the user, even a
                 # 5xx), or the browser would present it forever.
                 clear_auth_cookie(response, name)
+        if state.read_cookies or _sets_auth_cookies(response):
+            _keep_private(response)
         return response
 
 
