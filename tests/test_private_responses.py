@@ -20,6 +20,7 @@ from tokens_app.models import LoginSession
 # superuser's id and device session.
 COOKIE_AUTHENTICATED = {
     "": [("get", "/")],
+    "accounts/": [("get", "/accounts/")],
     "accounts/logout/": [("get", "/accounts/logout/")],
     "accounts/logout/all/": [("post", "/accounts/logout/all/")],
     "accounts/password_change/": [("get", "/accounts/password_change/")],
