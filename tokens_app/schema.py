@@ -99,5 +99,12 @@ class SessionSerializer(serializers.Serializer):
     ip_address = serializers.IPAddressField(allow_null=True)
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(help_text="When it ends if unused (the idle timeout).")
+    remembered = serializers.BooleanField(help_text="Signed in with remember me: persistent cookies.")
+    ends_at = serializers.DateTimeField(help_text="When it ends however active: its maximum lifetime.")
     current = serializers.BooleanField()
+
+
+class CountSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    count = serializers.IntegerField()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from . import api, views
@@ -35,6 +36,8 @@ urlpatterns = [
     path("sessions/", views.sessions, name="sessions"),
     path("sessions/others/revoke/", views.revoke_other_sessions, name="revoke_other_sessions"),
     path("sessions/<uuid:session_id>/revoke/", views.revoke_session, name="revoke_session"),
+    path("reauthenticate/", views.reauthenticate, name="reauthenticate"),
+    path("sessions/report/<str:token>/", views.ReportSessionView.as_view(), name="report_session"),
 ]
 
 # Mounted at /api/auth/.
@@ -47,4 +50,10 @@ api_urlpatterns = [
     path("me/", api.MeView.as_view(), name="api_me"),
     path("sessions/", api.SessionListView.as_view(), name="api_sessions"),
     path("sessions/<uuid:session_id>/", api.SessionDetailView.as_view(), name="api_session"),
+    path("logout-others/", api.LogoutOthersView.as_view(), name="api_logout_others"),
+    path("reauthenticate/", api.ReauthenticateView.as_view(), name="api_reauthenticate"),
 ]
+# DRF authenticates and authorises each API view itself (401/403 JSON), so
+# Django's LoginRequiredMiddleware must not turn them into login redirects.
+for _pattern in api_urlpatterns:
+    _pattern.callback = login_not_required(_pattern.callback)

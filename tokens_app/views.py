@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
@@ -18,15 +19,21 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django.views.generic.edit import FormView
 
-from . import audit, flows, revocation, throttling
+from . import alerts, audit, flows, revocation, throttling
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError
 from .models import AuditEvent, LoginSession
+from .reauth import reauthentication_required
 from .tokens import verify_refresh
+
+# Logging out also asks the browser to drop everything the site stored
+# (W3C Clear-Site-Data): cookies of any name and path, localStorage and the like.
+CLEAR_SITE_DATA = '"cookies", "storage"'
 
 
 class ResetTokenGenerator(PasswordResetTokenGenerator):
@@ -60,6 +67,17 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     retry_after: int | None = None
 
+    remember = forms.BooleanField(
+        label=_lazy("Remember me on this device"),
+        required=False,
+        help_text=_lazy("Untick on a shared computer: you will be signed out when the browser closes."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read late (a setting): whether the box starts ticked.
+        self.fields["remember"].initial = app_settings.REMEMBER_ME_DEFAULT
+
     def clean(self):
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
@@ -79,6 +97,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         return self.cleaned_data
 
 
+@method_decorator(login_not_required, name="dispatch")
 class LoginView(auth_views.LoginView):
     """Django's login page (AuthenticationForm, safe ?next=, CSRF), issuing tokens."""
 
@@ -94,12 +113,13 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_valid(self, form):
-        pair = flows.log_in(self.request, form.get_user())
+        pair = flows.log_in(self.request, form.get_user(), remember=form.cleaned_data["remember"])
         response = HttpResponseRedirect(self.get_success_url())
         set_auth_cookies(response, pair)
         return response
 
 
+@login_not_required
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The admin signs in through the site's own login page: one kind of session."""
     target = request.GET.get("next", reverse("admin:index"))
@@ -113,6 +133,7 @@ class LogoutView(View):
 
     template_name = "registration/logout.html"
 
+    @method_decorator(login_not_required)
     @method_decorator(never_cache)
     @method_decorator(csrf_protect)
     def dispatch(self, request, *args, **kwargs):
@@ -126,17 +147,20 @@ class LogoutView(View):
         messages.success(request, _("You have been logged out."))
         response = redirect("login")
         clear_auth_cookies(response)
+        response["Clear-Site-Data"] = CLEAR_SITE_DATA
         return response
 
 
 @require_POST
 @csrf_protect
 @login_required
+@reauthentication_required
 def logout_all(request: HttpRequest) -> HttpResponse:
     flows.log_out_everywhere(request, request.user)
     messages.success(request, _("You have been logged out on all devices."))
     response = redirect("login")
     clear_auth_cookies(response)
+    response["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response
 
 
@@ -164,6 +188,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@method_decorator(reauthentication_required, name="dispatch")
 class PasswordChangeView(auth_views.PasswordChangeView):
     """Changing the password ends every session, then keeps this browser signed in."""
 
@@ -182,6 +207,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
+@method_decorator(login_not_required, name="dispatch")
 class PasswordResetView(auth_views.PasswordResetView):
     """Django's reset request, limited per address and per client IP.
 
@@ -203,6 +229,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         return response
 
 
+@method_decorator(login_not_required, name="dispatch")
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Django's confirm page without server-side sessions.
 
@@ -249,6 +276,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
     rows = list(LoginSession.objects.active().filter(user_id=request.user.pk))
     for row in rows:
         row.is_current = str(row.pk) == current
+        row.ends_at = flows.session_deadline(row)
     return render(request, "tokens_app/sessions.html", {"sessions": rows})
 
 
@@ -273,7 +301,112 @@ def revoke_session(request: HttpRequest, session_id) -> HttpResponse:
 @require_POST
 @csrf_protect
 @login_required
+@reauthentication_required
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
     count = flows.log_out_other_devices(request, request.user)
     messages.success(request, _("Logged out %(count)d other device(s).") % {"count": count})
     return redirect("sessions")
+
+
+class ReauthenticationForm(forms.Form):
+    """The password of the signed-in user, checked behind the login limits."""
+
+    password = forms.CharField(
+        label=_lazy("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+    def __init__(self, *args, request: HttpRequest, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.retry_after: int | None = None
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        username = self.request.user.get_username()
+        try:
+            # Counted like a sign-in: per account and per client IP.
+            user = throttling.authenticate(self.request, username=username, password=password)
+        except throttling.RateLimited as exc:
+            self.retry_after = exc.retry_after
+            raise ValidationError(
+                ThrottledAuthenticationForm.error_messages["throttled"],
+                code="throttled",
+                params={"wait": throttling.wait_text(exc.retry_after)},
+            ) from None
+        if user is None or user.pk != self.request.user.pk:
+            raise ValidationError(_("That is not your password."), code="invalid_password")
+        return password
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("home")
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@login_required
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """ "Confirm your password": renews auth_time, then back to the pending action."""
+    next_url = _safe_next(request)
+    form = ReauthenticationForm(request.POST or None, request=request)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                pair = flows.reauthenticate(request, request.user)
+            except TokenError:
+                # This device was signed out meanwhile: sign in again.
+                response = redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
+                clear_auth_cookies(response)
+                return response
+            response = HttpResponseRedirect(next_url)
+            set_auth_cookies(response, pair)
+            return response
+        if form.retry_after is not None:
+            status = 429
+    response = render(
+        request, "tokens_app/reauthenticate.html", {"form": form, "next": next_url}, status=status
+    )
+    if form.retry_after is not None:
+        response["Retry-After"] = str(form.retry_after)
+    return response
+
+
+@method_decorator(login_not_required, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+@method_decorator(csrf_protect, name="dispatch")
+class ReportSessionView(View):
+    """The new-device mail's "This wasn't me": GET asks (mail scanners open
+    links), POST ends exactly that device session, once, and offers a reset."""
+
+    template_name = "tokens_app/report_session.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        # The signed token is in the path: requests from the page carry only
+        # the origin (not no-referrer, which makes the form's POST fail CSRF;
+        # see PasswordResetConfirmView).
+        response["Referrer-Policy"] = "strict-origin"
+        return response
+
+    def get(self, request, token: str):
+        session = alerts.session_for_report(token)
+        if session is None:
+            return render(request, self.template_name, {"outcome": "invalid"}, status=404)
+        used = session.reported_at is not None
+        return render(
+            request, self.template_name, {"outcome": "already_used" if used else "ask", "session": session}
+        )
+
+    def post(self, request, token: str):
+        outcome, session = alerts.end_reported_session(token, request=request)
+        status = 404 if outcome is alerts.Report.INVALID else 200
+        return render(
+            request, self.template_name, {"outcome": outcome.value, "session": session}, status=status
+        )
