@@ -33,7 +33,7 @@ from jwt.algorithms import HMACAlgorithm
 
 from . import clock
 from .conf import app_settings
-from .exceptions import TokenError, TokenExpired
+from .exceptions import SessionMaxLifetime, TokenError, TokenExpired
 from .keys import Keyring, access_keyring, hmac_key_id, refresh_keyring
 
 ACCESS = "access"
@@ -285,6 +285,11 @@ def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
     if claims.iat > moment + leeway:
         raise TokenError("issued in the future")
     if claims.exp <= moment - leeway:
+        if typ == REFRESH and claims.exp - claims.iat < app_settings.REFRESH_LIFETIME.total_seconds():
+            # Issued with less than the full idle lifetime: its expiry was cut
+            # to the session's maximum lifetime (flows.session_deadline), so
+            # the session reached its end, whenever the browser comes back.
+            raise SessionMaxLifetime("expired at the session's maximum lifetime")
         raise TokenExpired("expired")
     return claims
 
