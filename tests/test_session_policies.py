@@ -627,6 +627,31 @@ def test_logout_and_log_out_everywhere_clear_site_data(alice):
     assert api_client().post("/api/auth/logout-all/")["Clear-Site-Data"] == clear
 
 
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/accounts/logout/", "You have been logged out."),
+        ("/accounts/logout/all/", "You have been logged out on all devices."),
+    ],
+)
+def test_after_clearing_site_data_the_login_page_still_says_what_happened(alice, path, said):
+    browser = device()
+    response = browser.post(path)
+    assert response["Location"].startswith("/accounts/logout/done/")
+    assert "Clear-Site-Data" in response
+    hop = browser.get(response["Location"])
+    assert hop["Location"] == "/accounts/login/"
+    assert not hop.has_header("Clear-Site-Data")
+    assert said in browser.get("/accounts/login/").content.decode()
+
+
+def test_the_logged_out_hop_tells_a_signed_in_visitor_nothing(alice):
+    browser = device()
+    response = browser.get("/accounts/logout/done/")
+    assert response["Location"] == "/"
+    assert browser.get("/").status_code == 200
+
+
 def test_pages_that_are_not_logouts_clear_nothing(alice):
     browser = device()
     assert not browser.get("/").has_header("Clear-Site-Data")
@@ -706,6 +731,7 @@ def login_required_everywhere(settings):
     [
         ("get", "/accounts/login/", 200),
         ("get", "/accounts/logout/", 200),
+        ("get", "/accounts/logout/done/", 302),
         ("get", "/accounts/password_reset/", 200),
         ("get", "/accounts/password_reset/done/", 200),
         ("get", "/accounts/reset/MQ/bad-token/", 200),
@@ -726,8 +752,8 @@ def test_public_views_work_with_djangos_login_required_middleware(
 ):
     response = getattr(Client(), method)(path)
     assert response.status_code == status, response.content
-    if status == 302:  # the admin's sign-in is the site's login page, not a loop
-        assert response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+    if status == 302:  # to the site's login page itself, not a login_required loop
+        assert response["Location"] in ("/accounts/login/?next=%2Fadmin%2F", "/accounts/login/")
 
 
 def test_private_pages_still_need_a_login_with_the_middleware(alice, login_required_everywhere):

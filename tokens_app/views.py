@@ -144,11 +144,28 @@ class LogoutView(View):
 
     def post(self, request):
         flows.log_out(request)
-        messages.success(request, _("You have been logged out."))
-        response = redirect("login")
+        # Clear-Site-Data wipes the cookies this response sets too, the flash
+        # message's among them: the next hop (logged_out) says it instead.
+        response = redirect("logged_out")
         clear_auth_cookies(response)
         response["Clear-Site-Data"] = CLEAR_SITE_DATA
         return response
+
+
+@login_not_required
+@never_cache
+def logged_out(request: HttpRequest) -> HttpResponse:
+    """The hop after a logout's Clear-Site-Data: the message, then the login page.
+
+    A signed-in visitor (a link from elsewhere) is told nothing and sent home.
+    """
+    if request.user.is_authenticated:
+        return redirect("home")
+    if request.GET.get("everywhere"):
+        messages.success(request, _("You have been logged out on all devices."))
+    else:
+        messages.success(request, _("You have been logged out."))
+    return redirect("login")
 
 
 @require_POST
@@ -157,8 +174,7 @@ class LogoutView(View):
 @reauthentication_required
 def logout_all(request: HttpRequest) -> HttpResponse:
     flows.log_out_everywhere(request, request.user)
-    messages.success(request, _("You have been logged out on all devices."))
-    response = redirect("login")
+    response = redirect(f"{reverse('logged_out')}?everywhere=1")
     clear_auth_cookies(response)
     response["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response
