@@ -761,3 +761,58 @@ def test_private_pages_still_need_a_login_with_the_middleware(alice, login_requi
     browser = device()
     assert browser.get("/accounts/sessions/").status_code == 200
     assert browser.post("/accounts/logout/").status_code == 302
+
+
+# Settings from the environment and the password change ------------------------------------------
+
+SHOW_POLICIES = [
+    "-c",
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(s.TOKENS_SESSION_MAX_LIFETIME.days, int(s.TOKENS_BROWSER_SESSION_MAX_LIFETIME.total_seconds()), "
+    "int(s.TOKENS_REAUTHENTICATION_TIMEOUT.total_seconds()), s.TOKENS_SESSION_LIMIT, "
+    "s.TOKENS_NEW_DEVICE_ALERTS)",
+]
+
+
+def test_the_policies_come_from_the_environment_with_their_defaults():
+    from tests.test_configuration import TEST_SECRETS, _run
+
+    default = _run(SHOW_POLICIES, **TEST_SECRETS)
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.split() == ["30", str(12 * 3600), "600", "None", "True"]
+
+    chosen = _run(
+        SHOW_POLICIES,
+        **TEST_SECRETS,
+        SESSION_MAX_LIFETIME="7d",
+        BROWSER_SESSION_MAX_LIFETIME="2h",
+        REAUTHENTICATION_TIMEOUT="5m",
+        SESSION_LIMIT="3",
+        NEW_DEVICE_ALERTS="0",
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    assert chosen.stdout.split() == ["7", "7200", "300", "3", "False"]
+
+
+@pytest.mark.parametrize("junk", ["many", "0", "-2"])
+def test_a_junk_session_limit_stops_start_up_saying_what_to_set(junk):
+    from tests.test_configuration import SETUP, TEST_SECRETS, _run
+
+    result = _run(SETUP, **TEST_SECRETS, SESSION_LIMIT=junk)
+    assert result.returncode != 0
+    assert "SESSION_LIMIT must be a whole number" in result.stderr
+
+
+def test_a_password_change_keeps_the_devices_remember_me_choice(alice):
+    browser = device(remember=False)
+    response = browser.post(
+        "/accounts/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a new horse staple 93",
+            "new_password2": "a new horse staple 93",
+        },
+    )
+    assert response["Location"] == "/accounts/password_change/done/"
+    assert response.cookies[REFRESH]["max-age"] == ""
+    assert session_of(browser).persistent is False
