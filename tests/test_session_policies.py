@@ -185,6 +185,26 @@ def test_idle_timeout_still_ends_an_unused_session_first(alice, clock, month):
     assert "Your session has expired" in login_page_after(response, browser)
 
 
+def test_an_idle_session_is_reported_expired_not_at_its_maximum_lifetime(alice, clock, month):
+    browser = device()
+    assert verify_refresh(browser.cookies[REFRESH].value).session_end == int(
+        (session_of(browser).created_at + timedelta(days=30)).timestamp()
+    )
+    clock.advance(days=15)
+    assert api_refresh(browser.cookies[REFRESH].value).json()["code"] == "token_expired"
+
+
+@pytest.mark.parametrize("claim", ["sxp", "auth_time"])
+@pytest.mark.parametrize("value", ["soon", True, -1, 10**15, None])
+def test_a_policy_claim_of_the_wrong_type_or_range_is_an_invalid_token(alice, claim, value):
+    from tests import forge
+
+    token = forge.token(forge.claims(alice, typ="refresh", **{claim: value}))
+    response = api_refresh(token)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_invalid"
+
+
 def test_shortening_the_maximum_lifetime_applies_to_running_sessions(alice, clock, month, settings):
     browser = device()
     clock.advance(days=8)

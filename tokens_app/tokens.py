@@ -8,7 +8,8 @@ token that names a device session (``sid``) and is only honoured by
 Every token carries ``sub``, ``ver`` (the user's token_version at issue),
 ``typ``, ``sid``, ``iat``, ``exp``, ``jti`` and ``iss``, and ``auth_time`` (the
 last time the user typed their password; kept through rotation, see
-reauth.py); the header carries ``kid`` so that keys can be rotated without a
+reauth.py); refresh tokens also carry ``sxp``, the session's maximum
+lifetime, which their ``exp`` never passes; the header carries ``kid`` so that keys can be rotated without a
 mass logout, and ``typ`` (``at+jwt`` for access tokens as RFC 9068 asks,
 ``refresh+jwt`` for refresh tokens) so that neither can be taken for the other
 or for another system's JWT (RFC 8725, explicit typing). Which keys sign
@@ -75,6 +76,9 @@ class Claims:
     # Unix time of the last real sign-in (password typed); None in tokens
     # issued before it existed, which count as not recent.
     auth_time: int | None = None
+    # Refresh tokens: Unix time of the session's maximum lifetime (``sxp``),
+    # so an expired token can tell "the session reached its end" from idleness.
+    session_end: int | None = None
 
     @property
     def user_id(self) -> str:
@@ -132,6 +136,7 @@ def _issue(
         jti=jti or uuid.uuid4().hex,
         username=user.get_username(),
         auth_time=None if auth_time is None else int(auth_time.timestamp()),
+        session_end=int(not_after.timestamp()) if typ == REFRESH and not_after is not None else None,
     )
     keyring = _keyring(typ)
     payload = {
@@ -147,6 +152,8 @@ def _issue(
     }
     if claims.auth_time is not None:
         payload["auth_time"] = claims.auth_time
+    if claims.session_end is not None:
+        payload["sxp"] = claims.session_end
     audience = app_settings.AUDIENCE if typ == ACCESS else None
     if audience:
         payload["aud"] = audience
@@ -285,10 +292,10 @@ def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
     if claims.iat > moment + leeway:
         raise TokenError("issued in the future")
     if claims.exp <= moment - leeway:
-        if typ == REFRESH and claims.exp - claims.iat < app_settings.REFRESH_LIFETIME.total_seconds():
-            # Issued with less than the full idle lifetime: its expiry was cut
-            # to the session's maximum lifetime (flows.session_deadline), so
-            # the session reached its end, whenever the browser comes back.
+        if claims.session_end is not None and claims.exp >= claims.session_end:
+            # Its expiry was cut to the session's maximum lifetime
+            # (flows.session_deadline): the session reached its end, however
+            # long ago, not an idle timeout.
             raise SessionMaxLifetime("expired at the session's maximum lifetime")
         raise TokenExpired("expired")
     return claims
@@ -389,12 +396,14 @@ def _claims_from(payload: dict) -> Claims:
         jti=typed("jti", str),
         username=payload.get("name") if isinstance(payload.get("name"), str) else "",
         auth_time=typed("auth_time", int) if "auth_time" in payload else None,
+        session_end=typed("sxp", int) if "sxp" in payload else None,
     )
     # A claim of the right type can still hold what no datetime, session id or
     # user id column can (exp=10**15, sid="x", sub="abc"): refused here as an
     # invalid token, not met later as a 500 in a view or a query.
-    if not (0 <= claims.iat <= _MAX_TIMESTAMP and 0 <= claims.exp <= _MAX_TIMESTAMP) or not (
-        claims.auth_time is None or 0 <= claims.auth_time <= _MAX_TIMESTAMP
+    optional_times = (t for t in (claims.auth_time, claims.session_end) if t is not None)
+    if not (0 <= claims.iat <= _MAX_TIMESTAMP and 0 <= claims.exp <= _MAX_TIMESTAMP) or not all(
+        0 <= t <= _MAX_TIMESTAMP for t in optional_times
     ):
         raise TokenError("time out of range")
     try:
