@@ -836,3 +836,17 @@ def test_a_password_change_keeps_the_devices_remember_me_choice(alice):
     assert response["Location"] == "/accounts/password_change/done/"
     assert response.cookies[REFRESH]["max-age"] == ""
     assert session_of(browser).persistent is False
+
+
+def test_the_remember_me_box_is_not_labelled_optional_and_says_what_unticking_does(db):
+    page = Client().get("/accounts/login/").content.decode()
+    label = re.search(r'<label for="id_remember">(.*?)</label>', page).group(1)
+    assert label == "Remember me on this device"
+    assert "signed out when the browser closes" in page
+
+
+def test_an_empty_post_to_the_confirm_page_asks_for_the_password(alice):
+    browser = device()
+    response = browser.post("/accounts/reauthenticate/", {})
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()

@@ -370,7 +370,7 @@ def _safe_next(request: HttpRequest) -> str:
 def reauthenticate(request: HttpRequest) -> HttpResponse:
     """ "Confirm your password": renews auth_time, then back to the pending action."""
     next_url = _safe_next(request)
-    form = ReauthenticationForm(request.POST or None, request=request)
+    form = ReauthenticationForm(request.POST if request.method == "POST" else None, request=request)
     status = 200
     if request.method == "POST":
         if form.is_valid():
