@@ -850,3 +850,12 @@ def test_an_empty_post_to_the_confirm_page_asks_for_the_password(alice):
     response = browser.post("/accounts/reauthenticate/", {})
     assert response.status_code == 200
     assert "This field is required." in response.content.decode()
+
+
+def test_the_admin_session_list_shows_and_filters_remembered_sessions(staff, alice):
+    device(remember=False)
+    admin = device("root")
+    page = admin.get("/admin/tokens_app/loginsession/", {"persistent__exact": "0"})
+    assert page.status_code == 200
+    assert "Remembered" in page.content.decode()
+    assert list(page.context["cl"].queryset.values_list("user__username", flat=True)) == ["alice"]
