@@ -563,18 +563,35 @@ def test_ipv6_networks_are_compared_by_their_48(alice):
     assert "2001:db8:2::/48" in mail.outbox[0].body
 
 
-def test_the_this_wasnt_me_link_ends_exactly_that_device_once(alice):
+@pytest.fixture
+def signalled():
+    from tokens_app.signals import new_device_signed_in
+
+    received = []
+
+    def receiver(sender, user, session, request, **kwargs):
+        received.append((user.pk, str(session.pk)))
+
+    new_device_signed_in.connect(receiver)
+    yield received
+    new_device_signed_in.disconnect(receiver)
+
+
+def test_the_this_wasnt_me_link_ends_exactly_that_device_once(alice, signalled):
     mine = device()
     thief = device(user_agent=CHROME_WINDOWS, ip="198.51.100.9")
     link = alert_link(mail.outbox[0])
-    reader = Client()
+    reader = Client(enforce_csrf_checks=True)  # the owner's mail app, signed out
 
     asked = reader.get(link)  # a mail scanner opening it ends nothing
     assert asked.status_code == 200
     assert "End this sign-in?" in asked.content.decode()
+    assert asked["Referrer-Policy"] == "strict-origin"
     assert session_of(thief).revoked_at is None
+    csrf = {"csrfmiddlewaretoken": csrf_token_from(asked.content)}
+    assert reader.post(link).status_code == 403  # CSRF holds here too
 
-    ended = reader.post(link)
+    ended = reader.post(link, csrf)
     assert ended.status_code == 200
     assert "That sign-in has been ended" in ended.content.decode()
     assert 'href="/accounts/password_reset/"' in ended.content.decode()
@@ -583,10 +600,11 @@ def test_the_this_wasnt_me_link_ends_exactly_that_device_once(alice):
     assert api_refresh(thief.cookies[REFRESH].value).json()["code"] == "session_reported"
     assert mine.get("/").status_code == 200
 
-    again = reader.post(link)
+    again = reader.post(link, csrf)
     assert "This link has already been used" in again.content.decode()
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.SESSION_REPORTED).count() == 1
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.SESSION_REVOKED, reason="reported").count() == 1
+    assert signalled == [(alice.pk, str(session_of(thief).pk))]
 
 
 @pytest.mark.parametrize("token", ["forged", "eyJzaWQiOiJ4In0:1s:abc", "x" * 300])
@@ -612,6 +630,14 @@ def test_new_device_alerts_are_limited_per_user(alice, settings):
     for n in range(4):
         device(ip=f"198.51.{n}.9")
     assert len(mail.outbox) == 2
+
+
+def test_an_account_without_an_address_gets_no_mail_but_the_signal_still_fires(make_user, signalled):
+    user = make_user("carol", email="")
+    device("carol")
+    device("carol", user_agent=CHROME_WINDOWS, ip="198.51.100.9")
+    assert mail.outbox == []
+    assert [pk for pk, _ in signalled] == [user.pk]
 
 
 def test_new_device_alerts_can_be_turned_off(alice, settings):

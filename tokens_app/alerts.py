@@ -31,6 +31,7 @@ from django.urls import reverse
 from . import audit, clock, revocation
 from .conf import app_settings
 from .models import AuditEvent, LoginSession
+from .signals import new_device_signed_in
 from .throttling import Counter
 
 logger = logging.getLogger(__name__)
@@ -76,9 +77,12 @@ def notify_if_new_device(request, session: LoginSession, *, now: datetime | None
     that fails is logged, never a failed sign-in.
     """
     user = session.user
-    if not app_settings.NEW_DEVICE_ALERTS or request is None or not getattr(user, "email", ""):
+    if not app_settings.NEW_DEVICE_ALERTS or request is None:
         return False
     if not _is_new_device(session):
+        return False
+    new_device_signed_in.send(sender=LoginSession, user=user, session=session, request=request)
+    if not getattr(user, "email", ""):
         return False
     counter = _alert_counter(user)
     if app_settings.THROTTLE_ENABLED:
