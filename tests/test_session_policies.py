@@ -615,6 +615,16 @@ def test_a_forged_or_broken_report_link_is_404(db, token):
         assert "This link is not valid" in response.content.decode()
 
 
+@pytest.mark.parametrize("value", [{"sid": "not-a-uuid"}, {"sid": 7}, {}, ["x"], "x"])
+def test_a_genuinely_signed_report_link_naming_no_session_is_404(db, value):
+    from django.core import signing
+
+    token = signing.dumps(value, salt="tokens_app.alerts.not_me", compress=True)
+    for method in ("get", "post"):
+        response = getattr(Client(), method)(f"/accounts/sessions/report/{token}/")
+        assert response.status_code == 404
+
+
 def test_an_expired_report_link_is_refused(alice, settings):
     device()
     thief = device(user_agent=CHROME_WINDOWS, ip="198.51.100.9")
