@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .environment import (
     SETTING_VARIABLES,
     database_from_url,
@@ -206,6 +208,16 @@ if "TOKENS_IMMEDIATE_REVOCATION" in os.environ:
 # every per-client limit is one limit for the whole site. docs/production.md.
 TOKENS_CLIENT_IP_HEADER = os.environ.get("TOKENS_CLIENT_IP_HEADER", "").strip() or None
 TOKENS_TRUSTED_PROXY_COUNT = env_int("TOKENS_TRUSTED_PROXY_COUNT", 1, minimum=1)
+# Session policies (docs/sessions.md#session-policies).
+TOKENS_SESSION_MAX_LIFETIME = env_duration("SESSION_MAX_LIFETIME", "30d")
+TOKENS_BROWSER_SESSION_MAX_LIFETIME = env_duration("BROWSER_SESSION_MAX_LIFETIME", "12h")
+TOKENS_REAUTHENTICATION_TIMEOUT = env_duration("REAUTHENTICATION_TIMEOUT", "10m")
+TOKENS_SESSION_LIMIT = None
+if os.environ.get("SESSION_LIMIT"):
+    if not os.environ["SESSION_LIMIT"].isdigit() or int(os.environ["SESSION_LIMIT"]) < 1:
+        raise ImproperlyConfigured("SESSION_LIMIT must be a whole number of devices (1 or more), or unset.")
+    TOKENS_SESSION_LIMIT = int(os.environ["SESSION_LIMIT"])
+TOKENS_NEW_DEVICE_ALERTS = env_bool("NEW_DEVICE_ALERTS", default=True)
 
 LOGGING = {
     "version": 1,

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
 from django.urls import include, path
 
 from tokens_app import admin as tokens_admin
 from tokens_app import jwks, views
+from tokens_app.reauth import protect_admin
 
 admin.site.site_header = "authproject administration"
 
@@ -15,6 +17,7 @@ handler404 = "authproject.errors.page_not_found"
 handler500 = "authproject.errors.server_error"
 
 
+@login_not_required
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
 
@@ -27,7 +30,8 @@ urlpatterns = [
     path("admin/logout/", views.LogoutView.as_view()),
     # The admin's "Change password" link, through the site's password change.
     path("admin/password_change/", tokens_admin.password_change),
-    path("admin/", admin.site.urls),
+    # Behind re-authentication while TOKENS_REAUTHENTICATE_ADMIN is on.
+    path("admin/", protect_admin(admin.site.urls)),
     path("healthz/", healthz),
     path(".well-known/jwks.json", jwks.jwks, name="jwks"),
 ]

@@ -84,9 +84,15 @@ def bob(make_user):
     return make_user("bob")
 
 
-def login(client: Client, username: str = "alice", password: str = PASSWORD, **extra):
-    """Sign in through the HTML form, as a browser does."""
-    return client.post("/accounts/login/", {"username": username, "password": password}, **extra)
+def login(
+    client: Client, username: str = "alice", password: str = PASSWORD, *, remember: bool = True, **extra
+):
+    """Sign in through the HTML form, as a browser does: "Remember me" starts
+    ticked (TOKENS_REMEMBER_ME_DEFAULT), so it is sent unless ``remember=False``."""
+    data = {"username": username, "password": password}
+    if remember:
+        data["remember"] = "on"
+    return client.post("/accounts/login/", data, **extra)
 
 
 @pytest.fixture

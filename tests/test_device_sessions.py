@@ -410,7 +410,17 @@ def test_api_lists_my_active_sessions_with_the_current_one_flagged(alice, bob):
     assert mine["current"] is True
     assert (mine["device"], mine["ip_address"]) == ("Firefox on Linux", "203.0.113.7")
     assert by_id[str(session_of(phone).pk)]["current"] is False
-    assert set(mine) == {"id", "device", "ip_address", "created_at", "last_used_at", "expires_at", "current"}
+    assert set(mine) == {
+        "id",
+        "device",
+        "ip_address",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "remembered",
+        "ends_at",
+        "current",
+    }
 
 
 def test_api_delete_ends_one_of_my_sessions(alice):

@@ -19,6 +19,8 @@ EXPECTED_ERRORS = {
     ("/api/auth/me/", "get"): {"401"},
     ("/api/auth/sessions/", "get"): {"401"},
     ("/api/auth/sessions/{session_id}/", "delete"): {"401", "403", "404"},
+    ("/api/auth/logout-others/", "post"): {"401", "403"},
+    ("/api/auth/reauthenticate/", "post"): {"400", "401", "403", "429"},
 }
 
 

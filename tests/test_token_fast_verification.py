@@ -166,7 +166,7 @@ def test_an_issued_token_is_the_compact_hs256_jwt_any_library_would_check(secret
     head, body, signature = token.split(".")
     decoded = (base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in (head, body))
     header, payload = (json.loads(part) for part in decoded)
-    assert header == {"alg": "HS256", "kid": key_id(secret), "typ": "JWT"}
+    assert header == {"alg": "HS256", "kid": key_id(secret), "typ": "at+jwt"}
     assert (payload["sub"], payload["ver"], payload["typ"]) == ("7", 3, "access")
     expected = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
     assert signature == b64(expected)

@@ -36,7 +36,8 @@ def test_access_token_carries_every_claim_and_the_kid_of_the_access_key(user, se
     issued = issue_access(user, session_id=SID, now=T0)
     header, payload = _parts(issued.token)
 
-    assert header == {"alg": "HS256", "typ": "JWT", "kid": key_id(settings.TOKENS_ACCESS_SECRET)}
+    # Explicitly typed (RFC 9068 / RFC 8725), no longer the generic "JWT".
+    assert header == {"alg": "HS256", "typ": "at+jwt", "kid": key_id(settings.TOKENS_ACCESS_SECRET)}
     iat = int(T0.timestamp())
     assert payload["iss"] == "authproject"
     assert payload["sub"] == "42"

@@ -239,10 +239,11 @@ class LoginSessionAdmin(admin.ModelAdmin):
         "created_at",
         "last_used_at",
         "expires_at",
+        "persistent",
         "revoked_at",
         "revoked_reason",
     )
-    list_filter = ("revoked_reason", ("revoked_at", admin.EmptyFieldListFilter))
+    list_filter = ("revoked_reason", "persistent", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("user__username", "user__email", "ip_address")
     readonly_fields = [
         f.name for f in LoginSession._meta.fields if f.name not in ("current_jti", "previous_jti")

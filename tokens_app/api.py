@@ -5,6 +5,7 @@ where drf-spectacular is installed."""
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.validators import RegexValidator
 from django.http import Http404
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
@@ -21,6 +22,8 @@ from .authentication import enforce_csrf
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenRevoked
 from .models import LoginSession
+from .reauth import RecentlyAuthenticated
+from .views import CLEAR_SITE_DATA
 
 
 def exception_handler(exc, context):
@@ -40,9 +43,26 @@ def exception_handler(exc, context):
     return response
 
 
+# DRF refuses NUL characters in any CharField (400); saying so in the schema
+# (as a pattern) keeps the documented input and the accepted input the same.
+_NO_NUL = RegexValidator(r"^[^\x00]*$", message="Null characters are not allowed.")
+
+
 class CredentialsSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150, trim_whitespace=False)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    username = serializers.CharField(max_length=150, trim_whitespace=False, validators=[_NO_NUL])
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, style={"input_type": "password"}, validators=[_NO_NUL]
+    )
+    remember = serializers.BooleanField(
+        default=True,
+        help_text="False: browser-session cookies and the shorter maximum lifetime (remember me unticked).",
+    )
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        max_length=4096, trim_whitespace=False, style={"input_type": "password"}, validators=[_NO_NUL]
+    )
 
 
 def user_payload(user) -> dict:
@@ -108,7 +128,7 @@ class LoginView(_CookieEndpoint):
             raise exceptions.AuthenticationFailed(
                 "Unable to log in with the provided credentials.", code="invalid_credentials"
             )
-        pair = flows.log_in(request._request, user)
+        pair = flows.log_in(request._request, user, remember=serializer.validated_data["remember"])
         response = Response(tokens_payload(user, pair))
         set_auth_cookies(response, pair)
         return response
@@ -138,6 +158,7 @@ class LogoutView(_CookieEndpoint):
         flows.log_out(request._request)
         response = Response({"detail": "Logged out."})
         clear_auth_cookies(response)
+        response["Clear-Site-Data"] = CLEAR_SITE_DATA
         return response
 
 
@@ -158,12 +179,47 @@ class HasLiveSession(IsAuthenticated):
 
 
 class LogoutAllView(APIView):
-    permission_classes = [HasLiveSession]
+    permission_classes = [HasLiveSession, RecentlyAuthenticated]
 
     def post(self, request):
         flows.log_out_everywhere(request._request, request.token_session.user)
         response = Response({"detail": "Logged out on all devices."})
         clear_auth_cookies(response)
+        response["Clear-Site-Data"] = CLEAR_SITE_DATA
+        return response
+
+
+class LogoutOthersView(APIView):
+    permission_classes = [HasLiveSession, RecentlyAuthenticated]
+
+    def post(self, request):
+        count = flows.log_out_other_devices(request._request, request.token_session)
+        return Response({"detail": f"Logged out {count} other device(s).", "count": count})
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class ReauthenticateView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request):
+        serializer = PasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = throttling.authenticate(
+                request._request,
+                username=request.user.get_username(),
+                password=serializer.validated_data["password"],
+            )
+        except throttling.RateLimited as exc:
+            raise exceptions.Throttled(wait=exc.retry_after) from None
+        if user is None or user.pk != request.user.pk:
+            raise exceptions.AuthenticationFailed("That is not your password.", code="invalid_credentials")
+        try:
+            pair = flows.reauthenticate(request._request, user)
+        except TokenError as exc:
+            raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from exc
+        response = Response(tokens_payload(user, pair))
+        set_auth_cookies(response, pair)
         return response
 
 
@@ -187,6 +243,8 @@ def session_payload(session: LoginSession, current_sid: str | None) -> dict:
         "created_at": session.created_at.isoformat(),
         "last_used_at": session.last_used_at.isoformat(),
         "expires_at": session.expires_at.isoformat(),
+        "remembered": session.persistent,
+        "ends_at": flows.session_deadline(session).isoformat(),
         "current": str(session.pk) == current_sid,
     }
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from . import api
@@ -16,4 +17,10 @@ urlpatterns = [
     path("me/", api.MeView.as_view(), name="api_me"),
     path("sessions/", api.SessionListView.as_view(), name="api_sessions"),
     path("sessions/<uuid:session_id>/", api.SessionDetailView.as_view(), name="api_session"),
+    path("logout-others/", api.LogoutOthersView.as_view(), name="api_logout_others"),
+    path("reauthenticate/", api.ReauthenticateView.as_view(), name="api_reauthenticate"),
 ]
+# DRF authenticates and authorises each API view itself (401/403 JSON), so
+# Django's LoginRequiredMiddleware must not turn them into login redirects.
+for _pattern in urlpatterns:
+    _pattern.callback = login_not_required(_pattern.callback)

@@ -270,5 +270,71 @@ class _Settings:
     def ENVIRONMENT_NAMES(self) -> dict[str, str]:
         return dict(getattr(settings, "TOKENS_ENVIRONMENT_NAMES", {}))
 
+    # Session policies (issue 16): see docs/sessions.md for why each default.
+
+    @property
+    def SESSION_MAX_LIFETIME(self) -> timedelta:
+        """How long a remembered session may last from its sign-in, however active.
+
+        Rotation never extends a session past it (OWASP's absolute timeout).
+        30 days: a month of daily use before typing the password again.
+        """
+        return getattr(settings, "TOKENS_SESSION_MAX_LIFETIME", timedelta(days=30))
+
+    @property
+    def BROWSER_SESSION_MAX_LIFETIME(self) -> timedelta:
+        """The maximum lifetime of a session signed in without "remember me".
+
+        Its cookies end with the browser, but browsers that restore tabs keep
+        session cookies for weeks; 12 hours is a working day on a shared computer.
+        """
+        return getattr(settings, "TOKENS_BROWSER_SESSION_MAX_LIFETIME", timedelta(hours=12))
+
+    @property
+    def REMEMBER_ME_DEFAULT(self) -> bool:
+        """Whether the login form's "Remember me" starts ticked (the API's
+        ``remember`` defaults to true either way: its clients keep today's behaviour)."""
+        return getattr(settings, "TOKENS_REMEMBER_ME_DEFAULT", True)
+
+    @property
+    def REAUTHENTICATION_TIMEOUT(self) -> timedelta:
+        """How recent the last password entry must be for a sensitive action."""
+        return getattr(settings, "TOKENS_REAUTHENTICATION_TIMEOUT", timedelta(minutes=10))
+
+    @property
+    def REAUTHENTICATE_ADMIN(self) -> bool:
+        """Whether the admin needs a recent sign-in too (it can end sessions and set passwords)."""
+        return getattr(settings, "TOKENS_REAUTHENTICATE_ADMIN", True)
+
+    @property
+    def SESSION_LIMIT(self) -> int | None:
+        """Signed-in devices per user; a sign-in beyond it ends the least recently used."""
+        return getattr(settings, "TOKENS_SESSION_LIMIT", None)
+
+    @property
+    def NEW_DEVICE_ALERTS(self) -> bool:
+        """Mail the user when they sign in from a device and network not seen before."""
+        return getattr(settings, "TOKENS_NEW_DEVICE_ALERTS", True)
+
+    @property
+    def NEW_DEVICE_ALERT_RATE(self) -> tuple[int, timedelta | int]:
+        """At most this many new-device mails per user per window (no mailbox flooding)."""
+        return getattr(settings, "TOKENS_NEW_DEVICE_ALERT_RATE", (3, timedelta(hours=1)))
+
+    @property
+    def NEW_DEVICE_LINK_MAX_AGE(self) -> timedelta:
+        """How long the alert's "This wasn't me" link works."""
+        return getattr(settings, "TOKENS_NEW_DEVICE_LINK_MAX_AGE", timedelta(days=7))
+
+    @property
+    def ACCEPT_UNTYPED_TOKENS(self) -> bool:
+        """Accept tokens whose header says only ``typ: JWT`` (issued before explicit typing).
+
+        Needed for one REFRESH_LIFETIME after the deploy that introduced the
+        ``at+jwt`` / ``refresh+jwt`` headers, so nobody is logged out by it;
+        then set it to False (the default will flip in a later release).
+        """
+        return getattr(settings, "TOKENS_ACCEPT_UNTYPED_TOKENS", True)
+
 
 app_settings = _Settings()

@@ -3,7 +3,10 @@
 Both cookies are HttpOnly (page scripts never see a token), SameSite=Lax
 (sent on top-level navigation from other sites, so following a link keeps you
 signed in, but not on cross-site sub-requests or POSTs), Secure unless
-debugging, and carry a Max-Age equal to the token's remaining life.
+debugging, and carry a Max-Age equal to the token's remaining life (which
+never passes the session's maximum lifetime), except after a sign-in without
+"remember me": then they are browser-session cookies, with no Max-Age or
+Expires, gone when the browser closes.
 
 Why the refresh cookie's Path is "/": the middleware refreshes silently on any
 page whose access token has expired, so the browser must send the refresh
@@ -16,20 +19,20 @@ narrow it with TOKENS_REFRESH_COOKIE_PATH.
 
 from __future__ import annotations
 
-import time
-
 from django.http import HttpResponse
 
+from . import clock
 from .conf import app_settings
 from .tokens import IssuedToken
 
 
-def _set(response: HttpResponse, name: str, value: str, *, path: str, max_age: int) -> None:
+def _set(response: HttpResponse, name: str, value: str, *, path: str, max_age: int | None) -> None:
+    # max_age None: a browser-session cookie; 0: a deletion.
     response.set_cookie(
         name,
         value,
         max_age=max_age,
-        expires=None if max_age else "Thu, 01 Jan 1970 00:00:00 GMT",
+        expires="Thu, 01 Jan 1970 00:00:00 GMT" if max_age == 0 else None,
         path=path,
         domain=app_settings.COOKIE_DOMAIN,
         secure=app_settings.COOKIE_SECURE,
@@ -38,19 +41,28 @@ def _set(response: HttpResponse, name: str, value: str, *, path: str, max_age: i
     )
 
 
-def _remaining(issued: IssuedToken) -> int:
-    return max(1, issued.claims.exp - int(time.time()))
+def _remaining(issued: IssuedToken, *, persistent: bool) -> int | None:
+    if not persistent:
+        return None
+    return max(1, issued.claims.exp - int(clock.now().timestamp()))
 
 
 def set_auth_cookies(response: HttpResponse, pair) -> None:
     """Put a fresh TokenPair (see flows) on the response."""
-    _set(response, app_settings.ACCESS_COOKIE, pair.access.token, path="/", max_age=_remaining(pair.access))
+    persistent = getattr(pair, "persistent", True)
+    _set(
+        response,
+        app_settings.ACCESS_COOKIE,
+        pair.access.token,
+        path="/",
+        max_age=_remaining(pair.access, persistent=persistent),
+    )
     _set(
         response,
         app_settings.REFRESH_COOKIE,
         pair.refresh.token,
         path=app_settings.REFRESH_COOKIE_PATH,
-        max_age=_remaining(pair.refresh),
+        max_age=_remaining(pair.refresh, persistent=persistent),
     )
     if getattr(pair, "device", None):
         set_device_cookie(response, pair.device)

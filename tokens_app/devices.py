@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 _BROWSERS = (
     ("Edg/", "Edge"),
     ("OPR/", "Opera"),
@@ -31,3 +33,20 @@ def describe(user_agent: str) -> str:
     if browser and system:
         return f"{browser} on {system}"
     return (browser or system or user_agent.strip() or "Unknown device")[:200]
+
+
+def network_of(ip: str | None) -> str:
+    """The network a client address belongs to: its /24 (IPv4) or /48 (IPv6).
+
+    A home or office keeps its network while DHCP moves it within it, so a
+    sign-in from the same browser on the same network is "a device used
+    before". Empty for an unknown or unparsable address.
+    """
+    if not ip:
+        return ""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))

@@ -34,3 +34,34 @@ class TokenReused(TokenRevoked):
 class UserInactive(TokenError):
     code = "user_inactive"
     message = _("This account is inactive.")
+
+
+class SessionMaxLifetime(TokenExpired):
+    """The device session reached TOKENS_SESSION_MAX_LIFETIME since its sign-in."""
+
+    code = "session_max_lifetime"
+    message = _("Your session reached its maximum length. Please sign in again.")
+
+
+class SessionLimitReached(TokenRevoked):
+    """Ended by the per-user session cap: another sign-in needed its place."""
+
+    code = "session_limit"
+    message = _(
+        "You were signed out on this device because your account signed in on another one "
+        "and this was the least recently used of too many. Please sign in again."
+    )
+
+
+class SessionReported(TokenRevoked):
+    """Ended from the new-device alert mail ("This wasn't me")."""
+
+    code = "session_reported"
+    message = _("This sign-in was reported as not made by the account's owner and has been ended.")
+
+
+class ReauthenticationRequired(Exception):
+    """A sensitive action needs a recent sign-in (TOKENS_REAUTHENTICATION_TIMEOUT)."""
+
+    code = "reauthentication_required"
+    message = _("Please confirm your password to continue.")

@@ -10,8 +10,8 @@ import hashlib
 import ipaddress
 import logging
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
@@ -22,11 +22,20 @@ from django.middleware.csrf import rotate_token
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject, empty
 
-from . import audit, revocation, throttling, versions
+from . import alerts, audit, clock, revocation, throttling, versions
 from .clientip import client_ip
 from .conf import app_settings
-from .devices import describe
-from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked, UserInactive
+from .devices import describe, network_of
+from .exceptions import (
+    SessionLimitReached,
+    SessionMaxLifetime,
+    SessionReported,
+    TokenError,
+    TokenExpired,
+    TokenReused,
+    TokenRevoked,
+    UserInactive,
+)
 from .models import AuditEvent, LoginSession
 from .signals import refresh_token_reused
 from .tokens import Claims, IssuedToken, issue_access, issue_refresh, verify_access, verify_refresh
@@ -42,32 +51,87 @@ class TokenPair:
     # Set by a sign-in only: the device cookie that lets this browser past
     # the account-wide login limit later (throttling.py).
     device: str | None = None
+    # "Remember me": False gives browser-session cookies (cookies.py).
+    persistent: bool = True
 
 
 def _now(now: datetime | None) -> datetime:
-    return now or datetime.now(UTC)
+    return now or clock.now()
 
 
-def log_in(request, user, *, now: datetime | None = None) -> TokenPair:
-    """Start a device session for an authenticated ``user`` and mint its tokens."""
+def max_lifetime(session: LoginSession) -> timedelta:
+    """How long ``session`` may last from its sign-in (remembered or not)."""
+    if session.persistent:
+        return app_settings.SESSION_MAX_LIFETIME
+    return app_settings.BROWSER_SESSION_MAX_LIFETIME
+
+
+def session_deadline(session: LoginSession) -> datetime:
+    """The moment ``session`` ends however active it is: its maximum lifetime.
+
+    Read from the settings each time, so shortening the setting shortens the
+    sessions already running too.
+    """
+    return session.created_at + max_lifetime(session)
+
+
+def _capped_expiry(session: LoginSession, now: datetime) -> datetime:
+    # The idle timeout (REFRESH_LIFETIME from now), never past the deadline.
+    return min(now + app_settings.REFRESH_LIFETIME, session_deadline(session))
+
+
+def _pair(user, session: LoginSession, *, now: datetime, jti: str | None = None) -> TokenPair:
+    """Tokens for ``session``: capped at its deadline, carrying its auth_time."""
+    deadline = session_deadline(session)
+    auth_time = session.auth_time or session.created_at
+    return TokenPair(
+        access=issue_access(user, session_id=session.pk, now=now, not_after=deadline, auth_time=auth_time),
+        refresh=issue_refresh(
+            user,
+            session_id=session.pk,
+            jti=jti or session.current_jti,
+            now=now,
+            not_after=deadline,
+            auth_time=auth_time,
+        ),
+        user=user,
+        persistent=session.persistent,
+    )
+
+
+def _ended(session: LoginSession) -> TokenRevoked:
+    """The error that tells a device why its session was ended."""
+    return {"session_limit": SessionLimitReached, "reported": SessionReported}.get(
+        session.revoked_reason, TokenRevoked
+    )()
+
+
+def log_in(request, user, *, now: datetime | None = None, remember: bool = True) -> TokenPair:
+    """Start a device session for an authenticated ``user`` and mint its tokens.
+
+    ``remember`` False: browser-session cookies and the shorter maximum lifetime.
+    """
     now = _now(now)
     jti = uuid.uuid4().hex
     meta = request.META if request is not None else {}
-    session = LoginSession.objects.create(
+    ip = client_ip(request)
+    session = LoginSession(
         user=user,
         created_at=now,
         last_used_at=now,
-        expires_at=now + app_settings.REFRESH_LIFETIME,
         user_agent=describe(meta.get("HTTP_USER_AGENT", ""))[:200],
-        ip_address=client_ip(request),
+        ip_address=ip,
         current_jti=jti,
+        persistent=remember,
+        auth_time=now,
+        network=network_of(ip),
     )
-    pair = TokenPair(
-        access=issue_access(user, session_id=session.pk, now=now),
-        refresh=issue_refresh(user, session_id=session.pk, jti=jti, now=now),
-        user=user,
-        device=throttling.device_cookie_value(user),
-    )
+    session.expires_at = _capped_expiry(session, now)
+    session.save(force_insert=True)
+    pair = _pair(user, session, now=now, jti=jti)
+    if request is not None:
+        # The cookie that lets this browser past the account-wide login limit later.
+        pair = replace(pair, device=throttling.device_cookie_value(user))
     if request is not None:
         # As django.contrib.auth.login does: a CSRF token planted before
         # login (by a sibling subdomain, say) is not good after it.
@@ -75,7 +139,29 @@ def log_in(request, user, *, now: datetime | None = None) -> TokenPair:
     # Django's own receiver updates last_login; other apps may listen too.
     user_logged_in.send(sender=user.__class__, request=request, user=user)
     audit.record(AuditEvent.Kind.LOGIN, user=user, request=request, session=str(session.pk))
+    _enforce_session_limit(session, request=request)
+    alerts.notify_if_new_device(request, session, now=now)
     return pair
+
+
+def _enforce_session_limit(session: LoginSession, *, request=None) -> int:
+    """TOKENS_SESSION_LIMIT: end the least recently used sessions beyond it.
+
+    The new ``session`` always stays; a device ended here is told why on its
+    next refresh (SessionLimitReached). Returns how many were ended.
+    """
+    limit = app_settings.SESSION_LIMIT
+    if not limit:
+        return 0
+    others = (
+        LoginSession.objects.active()
+        .filter(user_id=session.user_id)
+        .exclude(pk=session.pk)
+        .select_related("user")
+        .order_by("-last_used_at", "-created_at")
+    )
+    surplus = list(others[max(limit - 1, 0) :])
+    return revocation.revoke_sessions(surplus, reason="session_limit", request=request)
 
 
 def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = None) -> TokenPair:
@@ -137,8 +223,12 @@ def _rotate(claims, *, request, now: datetime) -> TokenPair:
             raise UserInactive()
         if session.revoked_at is not None and session.revoked_reason == "refresh_reused":
             raise TokenReused()  # the victim's own browser learns why it was signed out
-        if session.revoked_at is not None or claims.ver != versions.of(user):
+        if session.revoked_at is not None:
+            raise _ended(session)
+        if claims.ver != versions.of(user):
             raise TokenRevoked()
+        if session_deadline(session) <= now:
+            raise SessionMaxLifetime()
         if session.expires_at <= now:
             raise TokenExpired()
 
@@ -147,7 +237,7 @@ def _rotate(claims, *, request, now: datetime) -> TokenPair:
             session.previous_jti, session.current_jti = session.current_jti, uuid.uuid4().hex
             session.rotated_at = session.last_used_at = now
             session.rotated_by = fingerprint
-            session.expires_at = now + app_settings.REFRESH_LIFETIME
+            session.expires_at = _capped_expiry(session, now)
             session.rotations += 1
             session.save(
                 update_fields=[
@@ -177,11 +267,7 @@ def _rotate(claims, *, request, now: datetime) -> TokenPair:
         else:
             session = None  # reuse: acted on below, outside the lock's transaction
         if session is not None:
-            return TokenPair(
-                access=issue_access(user, session_id=session.pk, now=now),
-                refresh=issue_refresh(user, session_id=session.pk, jti=session.current_jti, now=now),
-                user=user,
-            )
+            return _pair(user, session, now=now)
 
     stolen = LoginSession.objects.select_related("user").get(pk=claims.sid)
     logger.warning("refresh token reuse user_id=%s session=%s jti=%s", user.pk, stolen.pk, claims.jti)
@@ -201,7 +287,7 @@ def client_fingerprint(request) -> str:
     if request is None:
         return ""
     network = ""
-    address = audit.client_ip(request)
+    address = client_ip(request)
     if address:
         try:
             ip = ipaddress.ip_address(address)
@@ -321,4 +407,38 @@ def log_out_other_devices(request, current: LoginSession) -> int:
 def reissue_after_password_change(request, user) -> TokenPair:
     """Keep this browser signed in after its own password change ended every
     session (what ``update_session_auth_hash`` does for Django sessions)."""
-    return log_in(request, user)
+    current = LoginSession.objects.filter(pk=session_id_from(request)).only("persistent").first()
+    return log_in(request, user, remember=current.persistent if current is not None else True)
+
+
+def reauthenticate(request, user, *, now: datetime | None = None) -> TokenPair:
+    """The user typed their password again on this device: note the time
+    (``auth_time``) and rotate its tokens to carry it. Raises TokenRevoked if
+    this device's session has ended meanwhile."""
+    now = _now(now)
+    sid = session_id_from(request)
+    with transaction.atomic():
+        session = (
+            LoginSession.objects.select_for_update().active(now=now).filter(pk=sid, user_id=user.pk).first()
+            if sid
+            else None
+        )
+        if session is None:
+            raise TokenRevoked()
+        # A rotation like refresh's, so the tokens this browser held stay
+        # good for the grace window (another tab may be using them).
+        session.previous_jti, session.current_jti = session.current_jti, uuid.uuid4().hex
+        session.rotated_at = session.last_used_at = session.auth_time = now
+        session.expires_at = _capped_expiry(session, now)
+        session.save(
+            update_fields=[
+                "previous_jti",
+                "current_jti",
+                "rotated_at",
+                "last_used_at",
+                "auth_time",
+                "expires_at",
+            ]
+        )
+    audit.record(AuditEvent.Kind.REAUTHENTICATED, user=user, request=request, session=str(session.pk))
+    return _pair(user, session, now=now)

@@ -14,6 +14,7 @@ caching an empty set and refusing every token with "no matching key".
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
@@ -36,6 +37,7 @@ def _public_only(jwk: dict[str, str]) -> dict[str, str]:
     return {name: jwk[name] for name in allowed}
 
 
+@login_not_required
 @require_safe
 def jwks(request: HttpRequest) -> JsonResponse:
     algorithm = app_settings.ACCESS_ALGORITHM

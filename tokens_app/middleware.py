@@ -30,7 +30,15 @@ from django.utils.translation import gettext as _
 from . import flows, revocation, throttling
 from .conf import app_settings
 from .cookies import clear_auth_cookie, clear_auth_cookies, set_auth_cookies
-from .exceptions import TokenError, TokenExpired, TokenReused, TokenRevoked
+from .exceptions import (
+    SessionLimitReached,
+    SessionMaxLifetime,
+    SessionReported,
+    TokenError,
+    TokenExpired,
+    TokenReused,
+    TokenRevoked,
+)
 from .tokens import Claims, is_malformed
 from .users import TokenUser
 
@@ -71,7 +79,10 @@ def _keep_private(response: HttpResponse) -> None:
 
 
 def _say_why(request: HttpRequest, error: TokenError) -> None:
-    if isinstance(error, TokenReused):
+    if isinstance(error, SessionMaxLifetime | SessionLimitReached | SessionReported):
+        # A session policy ended it: its own message says which.
+        text = error.message
+    elif isinstance(error, TokenReused):
         text = _(
             "You were signed out because your session was used from somewhere else. Please sign in again."
         )
@@ -102,8 +113,11 @@ def resolve_user(request: HttpRequest):
         try:
             claims = revocation.verify_current_access(access)
         except TokenRevoked as error:
-            revoked(error)
-            return AnonymousUser()
+            if not refresh:
+                revoked(error)
+                return AnonymousUser()
+            # The refresh below is refused too, and knows why the session
+            # ended (a session cap, a "This wasn't me" report...).
         except TokenError:
             pass  # expired or bad: a valid refresh cookie may still carry the user
         else:

@@ -95,6 +95,18 @@ class LoginSession(models.Model):
     rotations = models.PositiveIntegerField(default=0)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     revoked_reason = models.CharField(_("reason"), max_length=40, blank=True)
+    # Session policies (docs/sessions.md). "Remember me": persistent cookies
+    # and SESSION_MAX_LIFETIME, else browser-session cookies and the shorter
+    # BROWSER_SESSION_MAX_LIFETIME, both counted from created_at.
+    persistent = models.BooleanField(_("remembered"), default=True)
+    # The last time the password was typed on this device (sign-in or
+    # re-authentication); null means created_at.
+    auth_time = models.DateTimeField(_("password last confirmed"), null=True, blank=True)
+    # The client's network (/24 or /48): with user_agent, what "a device the
+    # account has used before" means for new-device alerts.
+    network = models.CharField(_("network"), max_length=64, blank=True)
+    # When "This wasn't me" was followed from the alert mail: the link works once.
+    reported_at = models.DateTimeField(_("reported"), null=True, blank=True)
 
     objects = LoginSessionQuerySet.as_manager()
 
@@ -129,6 +141,9 @@ class AuditEvent(models.Model):
         PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
         THROTTLED = "throttled", _("Throttled")
         LOCKOUT_CLEARED = "lockout_cleared", _("Lockout cleared")
+        REAUTHENTICATED = "reauthenticated", _("Password confirmed")
+        NEW_DEVICE_ALERT = "new_device_alert", _("New-device alert sent")
+        SESSION_REPORTED = "session_reported", _("Sign-in reported as not the owner")
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)

@@ -102,8 +102,15 @@ class SessionSerializer(serializers.Serializer):
     ip_address = serializers.IPAddressField(allow_null=True)
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(help_text="When it ends if unused (the idle timeout).")
+    remembered = serializers.BooleanField(help_text="Signed in with remember me: persistent cookies.")
+    ends_at = serializers.DateTimeField(help_text="When it ends however active: its maximum lifetime.")
     current = serializers.BooleanField()
+
+
+class CountSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    count = serializers.IntegerField()
 
 
 def _describe(view_name: str, **methods) -> type[OpenApiViewExtension]:
@@ -122,7 +129,7 @@ def _describe(view_name: str, **methods) -> type[OpenApiViewExtension]:
 
 
 def _register() -> None:
-    from .api import CredentialsSerializer
+    from .api import CredentialsSerializer, PasswordSerializer
 
     _describe(
         "CsrfView", get=extend_schema(responses={200: CsrfSerializer}, summary="Set the csrftoken cookie")
@@ -163,6 +170,25 @@ def _register() -> None:
             request=None,
             responses={200: DetailSerializer, **errors(401, 403)},
             summary="Log out on every device",
+            description="Needs a recent sign-in: 403 with code reauthentication_required otherwise.",
+        ),
+    )
+    _describe(
+        "LogoutOthersView",
+        post=extend_schema(
+            request=None,
+            responses={200: CountSerializer, **errors(401, 403)},
+            summary="Log out every other device",
+            description="Needs a recent sign-in: 403 with code reauthentication_required otherwise.",
+        ),
+    )
+    _describe(
+        "ReauthenticateView",
+        post=extend_schema(
+            request=PasswordSerializer,
+            responses={200: TokensSerializer, **errors(400, 401, 403, 429)},
+            summary="Confirm the password: new cookies with a fresh auth_time",
+            description="Limited like a login (per account and per client IP: 429 with Retry-After).",
         ),
     )
     _describe(

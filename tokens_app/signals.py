@@ -15,3 +15,8 @@ refresh_token_reused = Signal()
 
 # Sent when one device session is ended. Arguments: session, reason, actor.
 session_revoked = Signal()
+
+# Sent when an account signs in from a device and network it has not used
+# before (alerts.py, while TOKENS_NEW_DEVICE_ALERTS is on), whether or not the
+# mail can go out (no address, throttled). Arguments: user, session, request.
+new_device_signed_in = Signal()

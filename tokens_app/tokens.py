@@ -6,8 +6,13 @@ token that names a device session (``sid``) and is only honoured by
 ``flows.refresh`` after checking the database.
 
 Every token carries ``sub``, ``ver`` (the user's token_version at issue),
-``typ``, ``sid``, ``iat``, ``exp``, ``jti`` and ``iss``; the header carries
-``kid`` so that keys can be rotated without a mass logout. Which keys sign
+``typ``, ``sid``, ``iat``, ``exp``, ``jti`` and ``iss``, and ``auth_time`` (the
+last time the user typed their password; kept through rotation, see
+reauth.py); refresh tokens also carry ``sxp``, the session's maximum
+lifetime, which their ``exp`` never passes; the header carries ``kid`` so that keys can be rotated without a
+mass logout, and ``typ`` (``at+jwt`` for access tokens as RFC 9068 asks,
+``refresh+jwt`` for refresh tokens) so that neither can be taken for the other
+or for another system's JWT (RFC 8725, explicit typing). Which keys sign
 and verify (HMAC secrets, or a key pair for access tokens) is keys.py's job.
 """
 
@@ -27,13 +32,19 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from jwt.algorithms import HMACAlgorithm
 
-from . import versions
+from . import clock, versions
 from .conf import app_settings
-from .exceptions import TokenError, TokenExpired
+from .exceptions import SessionMaxLifetime, TokenError, TokenExpired
 from .keys import Keyring, access_keyring, hmac_key_id, refresh_keyring
 
 ACCESS = "access"
 REFRESH = "refresh"
+# The JOSE header ``typ`` of each kind (RFC 9068 section 2.1; RFC 8725 section 3.11).
+HEADER_TYPES = {ACCESS: "at+jwt", REFRESH: "refresh+jwt"}
+# What tokens issued before explicit typing carry (PyJWT's default). Accepted
+# while TOKENS_ACCEPT_UNTYPED_TOKENS is on: one REFRESH_LIFETIME after the
+# deploy that introduced the types; delete this and that setting afterwards.
+_LEGACY_HEADER_TYPES = frozenset({None, "JWT"})
 
 _REQUIRED_CLAIMS = ("sub", "ver", "typ", "sid", "iat", "exp", "jti", "iss")
 # Headers that would let a token pick its own key or fetch one: never trusted.
@@ -66,6 +77,12 @@ class Claims:
     exp: int
     jti: str
     username: str
+    # Unix time of the last real sign-in (password typed); None in tokens
+    # issued before it existed, which count as not recent.
+    auth_time: int | None = None
+    # Refresh tokens: Unix time of the session's maximum lifetime (``sxp``),
+    # so an expired token can tell "the session reached its end" from idleness.
+    session_end: int | None = None
 
     @property
     def user_id(self) -> str:
@@ -97,18 +114,33 @@ def _keyring(typ: str) -> Keyring:
     return access_keyring() if typ == ACCESS else refresh_keyring()
 
 
-def _issue(typ: str, user, *, session_id: str, jti: str | None, now: datetime | None) -> IssuedToken:
-    issued = int((now or datetime.now(UTC)).timestamp())
+def _issue(
+    typ: str,
+    user,
+    *,
+    session_id: str,
+    jti: str | None,
+    now: datetime | None,
+    not_after: datetime | None = None,
+    auth_time: datetime | None = None,
+) -> IssuedToken:
+    issued = int((now or clock.now()).timestamp())
     lifetime = app_settings.ACCESS_LIFETIME if typ == ACCESS else app_settings.REFRESH_LIFETIME
+    expires = issued + int(lifetime.total_seconds())
+    if not_after is not None:
+        # The session's maximum lifetime: no token outlives it.
+        expires = max(issued + 1, min(expires, int(not_after.timestamp())))
     claims = Claims(
         sub=str(user.pk),
         ver=versions.of(user),
         typ=typ,
         sid=str(session_id),
         iat=issued,
-        exp=issued + int(lifetime.total_seconds()),
+        exp=expires,
         jti=jti or uuid.uuid4().hex,
         username=user.get_username(),
+        auth_time=None if auth_time is None else int(auth_time.timestamp()),
+        session_end=int(not_after.timestamp()) if typ == REFRESH and not_after is not None else None,
     )
     keyring = _keyring(typ)
     payload = {
@@ -122,19 +154,28 @@ def _issue(typ: str, user, *, session_id: str, jti: str | None, now: datetime | 
         "jti": claims.jti,
         "name": claims.username,
     }
+    if claims.auth_time is not None:
+        payload["auth_time"] = claims.auth_time
+    if claims.session_end is not None:
+        payload["sxp"] = claims.session_end
     audience = app_settings.AUDIENCE if typ == ACCESS else None
     if audience:
         payload["aud"] = audience
     key = keyring.current
     hmac_algorithm = _HMAC.get(keyring.algorithm)
     if hmac_algorithm is None:
-        token = jwt.encode(payload, key.signing, algorithm=keyring.algorithm, headers={"kid": key.kid})
+        token = jwt.encode(
+            payload,
+            key.signing,
+            algorithm=keyring.algorithm,
+            headers={"kid": key.kid, "typ": HEADER_TYPES[typ]},
+        )
     else:
         # What jwt.encode writes for an HMAC key, without its per-call work
         # (preparing the key, merging and encoding the same header): a third
         # of a refresh's token cost. Same compact JSON, same signature.
         body = _b64encode(json.dumps(payload, separators=(",", ":")).encode())
-        signing_input = f"{_header_segment(keyring.algorithm, key.kid)}.{body}"
+        signing_input = f"{_header_segment(keyring.algorithm, key.kid, HEADER_TYPES[typ])}.{body}"
         signature = hmac_algorithm.sign(
             signing_input.encode("ascii"), _hmac_key(keyring.algorithm, key.signing)
         )
@@ -147,9 +188,9 @@ def _b64encode(data: bytes) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-def _header_segment(algorithm: str, kid: str) -> str:
+def _header_segment(algorithm: str, kid: str, typ: str) -> str:
     # jwt.encode's header for our tokens: sorted keys, compact separators.
-    header = {"alg": algorithm, "kid": kid, "typ": "JWT"}
+    header = {"alg": algorithm, "kid": kid, "typ": typ}
     return _b64encode(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
 
 
@@ -161,20 +202,42 @@ def _hmac_key(algorithm: str, secret: bytes) -> bytes:
     return _HMAC[algorithm].prepare_key(secret)
 
 
-def issue_access(user, *, session_id: str, now: datetime | None = None) -> IssuedToken:
-    """An access token for ``user`` at their current token_version."""
-    return _issue(ACCESS, user, session_id=session_id, jti=None, now=now)
+def issue_access(
+    user,
+    *,
+    session_id: str,
+    now: datetime | None = None,
+    not_after: datetime | None = None,
+    auth_time: datetime | None = None,
+) -> IssuedToken:
+    """An access token for ``user`` at their current token_version.
+
+    ``not_after`` caps its expiry (the session's maximum lifetime);
+    ``auth_time`` is the session's last real sign-in.
+    """
+    return _issue(
+        ACCESS, user, session_id=session_id, jti=None, now=now, not_after=not_after, auth_time=auth_time
+    )
 
 
 def issue_refresh(
-    user, *, session_id: str, jti: str | None = None, now: datetime | None = None
+    user,
+    *,
+    session_id: str,
+    jti: str | None = None,
+    now: datetime | None = None,
+    not_after: datetime | None = None,
+    auth_time: datetime | None = None,
 ) -> IssuedToken:
     """A refresh token for the device session ``session_id``.
 
     ``jti`` is given when re-issuing the session's current token (the rotation
-    grace window); otherwise a fresh one is drawn.
+    grace window); otherwise a fresh one is drawn. ``not_after`` and
+    ``auth_time`` as for ``issue_access``.
     """
-    return _issue(REFRESH, user, session_id=session_id, jti=jti, now=now)
+    return _issue(
+        REFRESH, user, session_id=session_id, jti=jti, now=now, not_after=not_after, auth_time=auth_time
+    )
 
 
 def _b64decode(segment: str) -> bytes:
@@ -235,6 +298,13 @@ def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
     # (no "none", no HS256 made with a published public key as the secret).
     if header.get("alg") != keyring.algorithm or _FORBIDDEN_HEADERS & header.keys():
         raise TokenError("header not allowed")
+    header_type = header.get("typ")
+    if header_type != HEADER_TYPES[typ] and not (
+        header_type in _LEGACY_HEADER_TYPES and app_settings.ACCEPT_UNTYPED_TOKENS
+    ):
+        # An access token offered as a refresh token (or the reverse), or a
+        # JWT of another kind signed by a shared key, is refused unparsed.
+        raise TokenError("wrong header type")
     if not isinstance(kid, str) or not _KID.match(kid):
         raise TokenError("bad kid")
     if keyring.get(kid) is None:
@@ -244,13 +314,18 @@ def _verify(raw: str | None, typ: str, now: datetime | None) -> Claims:
     claims, nbf = _signed_claims(raw, typ, kid, keyring.algorithm, app_settings.ISSUER, audience)
     if claims.typ != typ:
         raise TokenError("wrong type")
-    moment = (now or datetime.now(UTC)).timestamp()
+    moment = (now or clock.now()).timestamp()
     leeway = app_settings.LEEWAY.total_seconds()
     if nbf is not None and nbf > moment + leeway:
         raise TokenError("not yet valid")
     if claims.iat > moment + leeway:
         raise TokenError("issued in the future")
     if claims.exp <= moment - leeway:
+        if claims.session_end is not None and claims.exp >= claims.session_end:
+            # Its expiry was cut to the session's maximum lifetime
+            # (flows.session_deadline): the session reached its end, however
+            # long ago, not an idle timeout.
+            raise SessionMaxLifetime("expired at the session's maximum lifetime")
         raise TokenExpired("expired")
     return claims
 
@@ -351,11 +426,16 @@ def _claims_from(payload: dict) -> Claims:
         exp=typed("exp", int),
         jti=typed("jti", str),
         username=payload.get("name") if isinstance(payload.get("name"), str) else "",
+        auth_time=typed("auth_time", int) if "auth_time" in payload else None,
+        session_end=typed("sxp", int) if "sxp" in payload else None,
     )
     # A claim of the right type can still hold what no datetime, session id or
     # user id column can (exp=10**15, sid="x", sub="abc"): refused here as an
     # invalid token, not met later as a 500 in a view or a query.
-    if not (0 <= claims.iat <= _MAX_TIMESTAMP and 0 <= claims.exp <= _MAX_TIMESTAMP):
+    optional_times = (t for t in (claims.auth_time, claims.session_end) if t is not None)
+    if not (0 <= claims.iat <= _MAX_TIMESTAMP and 0 <= claims.exp <= _MAX_TIMESTAMP) or not all(
+        0 <= t <= _MAX_TIMESTAMP for t in optional_times
+    ):
         raise TokenError("time out of range")
     try:
         uuid.UUID(claims.sid)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("logout/all/", views.logout_all, name="logout_all"),
+    path("logout/done/", views.logged_out, name="logged_out"),
     path("password_change/", views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password_change/done/",
@@ -39,4 +40,6 @@ urlpatterns = [
     path("sessions/", views.sessions, name="sessions"),
     path("sessions/others/revoke/", views.revoke_other_sessions, name="revoke_other_sessions"),
     path("sessions/<uuid:session_id>/revoke/", views.revoke_session, name="revoke_session"),
+    path("reauthenticate/", views.reauthenticate, name="reauthenticate"),
+    path("sessions/report/<str:token>/", views.ReportSessionView.as_view(), name="report_session"),
 ]

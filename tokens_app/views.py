@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from functools import partial, wraps
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.contrib.auth.views import redirect_to_login
@@ -28,14 +29,19 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django.views.generic.edit import FormView
 
-from . import audit, background, flows, throttling, versions
+from . import alerts, audit, background, flows, throttling, versions
 from .conf import app_settings
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenRevoked
 from .models import AuditEvent, LoginSession
+from .reauth import reauthentication_required
 from .tokens import verify_refresh
 
 logger = logging.getLogger(__name__)
+
+# Logging out also asks the browser to drop everything the site stored
+# (W3C Clear-Site-Data): cookies of any name and path, localStorage and the like.
+CLEAR_SITE_DATA = '"cookies", "storage"'
 
 
 class ResetTokenGenerator(PasswordResetTokenGenerator):
@@ -69,6 +75,17 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     retry_after: int | None = None
 
+    remember = forms.BooleanField(
+        label=_lazy("Remember me on this device"),
+        required=False,
+        help_text=_lazy("Untick on a shared computer: you will be signed out when the browser closes."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read late (a setting): whether the box starts ticked.
+        self.fields["remember"].initial = app_settings.REMEMBER_ME_DEFAULT
+
     def clean(self):
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
@@ -88,6 +105,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         return self.cleaned_data
 
 
+@method_decorator(login_not_required, name="dispatch")
 class LoginView(auth_views.LoginView):
     """Django's login page (AuthenticationForm, safe ?next=, CSRF), issuing tokens."""
 
@@ -103,12 +121,13 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_valid(self, form):
-        pair = flows.log_in(self.request, form.get_user())
+        pair = flows.log_in(self.request, form.get_user(), remember=form.cleaned_data["remember"])
         response = HttpResponseRedirect(self.get_success_url())
         set_auth_cookies(response, pair)
         return response
 
 
+@login_not_required
 def admin_login(request: HttpRequest) -> HttpResponse:
     """The admin signs in through the site's own login page: one kind of session."""
     target = request.GET.get("next", reverse("admin:index"))
@@ -122,6 +141,7 @@ class LogoutView(View):
 
     template_name = "registration/logout.html"
 
+    @method_decorator(login_not_required)
     @method_decorator(never_cache)
     @method_decorator(csrf_protect)
     def dispatch(self, request, *args, **kwargs):
@@ -132,9 +152,11 @@ class LogoutView(View):
 
     def post(self, request):
         flows.log_out(request)
-        messages.success(request, _("You have been logged out."))
-        response = redirect("login")
+        # Clear-Site-Data wipes the cookies this response sets too, the flash
+        # message's among them: the next hop (logged_out) says it instead.
+        response = redirect("logged_out")
         clear_auth_cookies(response)
+        response["Clear-Site-Data"] = CLEAR_SITE_DATA
         return response
 
 
@@ -162,15 +184,32 @@ def live_session_required(view):
     return wrapped
 
 
+@login_not_required
+@never_cache
+def logged_out(request: HttpRequest) -> HttpResponse:
+    """The hop after a logout's Clear-Site-Data: the message, then the login page.
+
+    A signed-in visitor (a link from elsewhere) is told nothing and sent home.
+    """
+    if request.user.is_authenticated:
+        return redirect("home")
+    if request.GET.get("everywhere"):
+        messages.success(request, _("You have been logged out on all devices."))
+    else:
+        messages.success(request, _("You have been logged out."))
+    return redirect("login")
+
+
 @require_POST
 @csrf_protect
 @login_required
 @live_session_required
+@reauthentication_required
 def logout_all(request: HttpRequest) -> HttpResponse:
     flows.log_out_everywhere(request, request.token_session.user)
-    messages.success(request, _("You have been logged out on all devices."))
-    response = redirect("login")
+    response = redirect(f"{reverse('logged_out')}?everywhere=1")
     clear_auth_cookies(response)
+    response["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response
 
 
@@ -198,6 +237,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@method_decorator(reauthentication_required, name="dispatch")
 class PasswordChangeView(auth_views.PasswordChangeView):
     """Changing the password ends every session, then keeps this browser signed in."""
 
@@ -254,6 +294,7 @@ class DeferredPasswordResetForm(PasswordResetForm):
         self.send = send
 
 
+@method_decorator(login_not_required, name="dispatch")
 class PasswordResetView(auth_views.PasswordResetView):
     """Django's reset request, limited per address and per client IP.
 
@@ -288,6 +329,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         background.submit(form.send, name="password reset mail")
 
 
+@method_decorator(login_not_required, name="dispatch")
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Django's confirm page without server-side sessions.
 
@@ -340,6 +382,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
     rows = list(LoginSession.objects.active().filter(user_id=current.user_id))
     for row in rows:
         row.is_current = row.pk == current.pk
+        row.ends_at = flows.session_deadline(row)
     return render(request, "tokens_app/sessions.html", {"sessions": rows})
 
 
@@ -362,7 +405,112 @@ def revoke_session(request: HttpRequest, session_id) -> HttpResponse:
 @csrf_protect
 @login_required
 @live_session_required
+@reauthentication_required
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
     count = flows.log_out_other_devices(request, request.token_session)
     messages.success(request, _("Logged out %(count)d other device(s).") % {"count": count})
     return redirect("sessions")
+
+
+class ReauthenticationForm(forms.Form):
+    """The password of the signed-in user, checked behind the login limits."""
+
+    password = forms.CharField(
+        label=_lazy("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+
+    def __init__(self, *args, request: HttpRequest, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.retry_after: int | None = None
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        username = self.request.user.get_username()
+        try:
+            # Counted like a sign-in: per account and per client IP.
+            user = throttling.authenticate(self.request, username=username, password=password)
+        except throttling.RateLimited as exc:
+            self.retry_after = exc.retry_after
+            raise ValidationError(
+                ThrottledAuthenticationForm.error_messages["throttled"],
+                code="throttled",
+                params={"wait": throttling.wait_text(exc.retry_after)},
+            ) from None
+        if user is None or user.pk != self.request.user.pk:
+            raise ValidationError(_("That is not your password."), code="invalid_password")
+        return password
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("home")
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@login_required
+def reauthenticate(request: HttpRequest) -> HttpResponse:
+    """ "Confirm your password": renews auth_time, then back to the pending action."""
+    next_url = _safe_next(request)
+    form = ReauthenticationForm(request.POST if request.method == "POST" else None, request=request)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                pair = flows.reauthenticate(request, request.user)
+            except TokenError:
+                # This device was signed out meanwhile: sign in again.
+                response = redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
+                clear_auth_cookies(response)
+                return response
+            response = HttpResponseRedirect(next_url)
+            set_auth_cookies(response, pair)
+            return response
+        if form.retry_after is not None:
+            status = 429
+    response = render(
+        request, "tokens_app/reauthenticate.html", {"form": form, "next": next_url}, status=status
+    )
+    if form.retry_after is not None:
+        response["Retry-After"] = str(form.retry_after)
+    return response
+
+
+@method_decorator(login_not_required, name="dispatch")
+@method_decorator(never_cache, name="dispatch")
+@method_decorator(csrf_protect, name="dispatch")
+class ReportSessionView(View):
+    """The new-device mail's "This wasn't me": GET asks (mail scanners open
+    links), POST ends exactly that device session, once, and offers a reset."""
+
+    template_name = "tokens_app/report_session.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        response = super().dispatch(request, *args, **kwargs)
+        # The signed token is in the path: requests from the page carry only
+        # the origin (not no-referrer, which makes the form's POST fail CSRF;
+        # see PasswordResetConfirmView).
+        response["Referrer-Policy"] = "strict-origin"
+        return response
+
+    def get(self, request, token: str):
+        session = alerts.session_for_report(token)
+        if session is None:
+            return render(request, self.template_name, {"outcome": "invalid"}, status=404)
+        used = session.reported_at is not None
+        return render(
+            request, self.template_name, {"outcome": "already_used" if used else "ask", "session": session}
+        )
+
+    def post(self, request, token: str):
+        outcome, session = alerts.end_reported_session(token, request=request)
+        status = 404 if outcome is alerts.Report.INVALID else 200
+        return render(
+            request, self.template_name, {"outcome": outcome.value, "session": session}, status=status
+        )

@@ -368,3 +368,105 @@ def test_an_unknown_address_shows_the_sites_own_404_page(page, expect, live_serv
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page.get_by_role("link", name="Back to the home page")).to_be_visible()
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(245, 246, 248)"
+
+
+class _Clock:
+    """The server's clock (tokens_app.clock), moved by the story; the live
+    server runs in this process, so it reads the same one."""
+
+    def __init__(self) -> None:
+        from datetime import UTC, datetime
+
+        self.now = datetime.now(UTC)
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def server_clock(monkeypatch) -> _Clock:
+    clock = _Clock()
+    monkeypatch.setattr("tokens_app.clock.now", lambda: clock.now)
+    return clock
+
+
+def restart_browser(new_context, old_context):
+    """What closing and reopening the browser keeps: its persistent cookies only."""
+    kept = [cookie for cookie in old_context.cookies() if cookie["expires"] != -1]
+    old_context.close()
+    context = new_context()
+    context.add_cookies(kept)
+    return context.new_page()
+
+
+def test_remember_me_decides_whether_closing_the_browser_signs_out(
+    new_context, expect, alice, password, live_server, screenshot
+):
+    # Unticked (a shared computer): browser-session cookies, gone with the browser.
+    shared = new_context().new_page()
+    shared.goto("/accounts/login/")
+    remember = shared.get_by_label("Remember me on this device")
+    expect(remember).to_be_checked()  # ticked by default
+    screenshot(shared, "login-remember-me")
+    shared.get_by_label("Username").fill("alice")
+    shared.get_by_label("Password", exact=True).fill(password)
+    remember.uncheck()
+    shared.get_by_role("button", name="Sign in").click()
+    expect(account_nav(shared)).to_contain_text("Signed in as alice")
+    jar = cookies(shared.context)
+    assert jar["access_token"]["expires"] == -1
+    assert jar["refresh_token"]["expires"] == -1
+    shared.goto("/accounts/sessions/")
+    expect(shared.get_by_role("table")).to_contain_text("Until the browser closes")
+
+    reopened = restart_browser(new_context, shared.context)
+    reopened.goto("/")
+    expect(reopened).to_have_url(f"{live_server.url}/accounts/login/?next=/")
+
+    # Ticked (the default): persistent cookies, still signed in after a restart.
+    mine = new_context().new_page()
+    sign_in(mine, "alice", password)
+    expect(account_nav(mine)).to_contain_text("Signed in as alice")
+    assert cookies(mine.context)["refresh_token"]["expires"] > time.time() + 13 * 86400
+    reopened = restart_browser(new_context, mine.context)
+    reopened.goto("/accounts/sessions/")
+    expect(account_nav(reopened)).to_contain_text("Signed in as alice")
+    expect(reopened.get_by_role("table")).to_contain_text("Remembered")
+
+
+def test_a_sensitive_action_after_a_while_asks_for_the_password_and_carries_on(
+    new_context, expect, alice, password, live_server, server_clock, screenshot
+):
+    other = new_context(user_agent=PHONE).new_page()
+    sign_in(other, "alice", password)
+    page = new_context().new_page()
+    sign_in(page, "alice", password)
+    expect(account_nav(page)).to_contain_text("Signed in as alice")
+
+    server_clock.advance(minutes=11)  # the sign-in is no longer recent
+    account_nav(page).get_by_role("link", name="Password").click()
+    expect(page.get_by_role("heading", name="Confirm your password")).to_be_visible()
+    screenshot(page, "reauthenticate")
+    page.get_by_label("Password", exact=True).fill("not my password")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_text("That is not your password.")).to_be_visible()
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(f"{live_server.url}/accounts/password_change/")
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+
+    # A form posted with a stale sign-in: nothing happens until it is confirmed,
+    # then the user is back on the form and sends it again.
+    server_clock.advance(minutes=11)
+    page.goto("/accounts/sessions/")
+    expect(page.get_by_role("table").locator("tbody tr")).to_have_count(2)
+    page.get_by_role("button", name="Log out all other devices").click()
+    expect(page.get_by_role("heading", name="Confirm your password")).to_be_visible()
+    expect(message(page)).to_contain_text("Nothing was changed yet")
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page).to_have_url(f"{live_server.url}/accounts/sessions/")
+    expect(page.get_by_role("table").locator("tbody tr")).to_have_count(2)
+    page.get_by_role("button", name="Log out all other devices").click()
+    expect(message(page)).to_contain_text("Logged out 1 other device(s).")
+    expect(page.get_by_role("table").locator("tbody tr")).to_have_count(1)
