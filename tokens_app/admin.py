@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from . import flows, revocation, throttling
+from . import flows, revocation, throttling, versions
 from .cookies import set_auth_cookies
 from .models import AuditEvent, LoginSession, User
 
@@ -102,6 +102,15 @@ class UserAdmin(DjangoUserAdmin):
     inlines = [LoginSessionInline]
     actions = ["force_logout", "clear_lockout"]
     change_form_template = "admin/tokens_app/user/change_form.html"
+
+    def get_queryset(self, request):
+        # Where the version is a row of its own (auth.User), join it: one query per page.
+        return super().get_queryset(request).select_related(*versions.joined())
+
+    @admin.display(description=_("token version"))
+    def token_version(self, user) -> int:
+        # Read through versions.py: a field on the user, or tokens_app.user_version's row.
+        return versions.of(user)
 
     @admin.display(description=_("login lockout"))
     def login_lockout(self, user) -> str:
