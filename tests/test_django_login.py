@@ -22,22 +22,6 @@ SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 
 
 @pytest.fixture
-def django_sessions(settings):
-    """A project as startproject makes it: SessionMiddleware first, the default
-    (session-backed) message storage, Django's login pages on test URLs."""
-    settings.MIDDLEWARE = [
-        settings.MIDDLEWARE[0],
-        SESSION_MIDDLEWARE,
-        *settings.MIDDLEWARE[1:],
-    ]
-    # No django_session table in this test database: the cache engine needs none.
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
-    settings.MESSAGE_STORAGE = "django.contrib.messages.storage.fallback.FallbackStorage"  # the default
-    settings.ROOT_URLCONF = "tests.urls_django_login"
-    return settings
-
-
-@pytest.fixture
 def staff(make_user):
     return make_user("root", is_staff=True, is_superuser=True)
 

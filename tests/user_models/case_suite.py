@@ -16,6 +16,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import PASSWORD
@@ -161,3 +162,29 @@ def test_a_refresh_of_a_never_bumped_user_runs_two_statements(alice_client):
     assert response.status_code == 200, response.content
     sql = [q["sql"] for q in captured.captured_queries if not _TRANSACTION_CONTROL.match(q["sql"])]
     assert [s.split()[0] for s in sql] == ["SELECT", "UPDATE"], sql
+
+
+# --- the test helpers and Django's own login(), for this user model --------------------------
+
+
+def test_the_test_helper_signs_a_client_in(tokens_client, tokens_user):
+    response = tokens_client.get("/api/auth/me/")
+    assert response.status_code == 200
+    assert response.json()["user"]["username"] == tokens_user.get_username()
+
+
+def test_the_stock_admin_login_page_sets_our_cookies_and_opens_the_admin(django_sessions, admin_user):
+    client = Client()
+    response = client.post(
+        "/stock-admin/login/", {"username": "admin", "password": "password", "next": "/admin/"}
+    )
+    assert response.status_code == 302, response.content
+    assert response.cookies["access_token"].value
+    assert client.get("/admin/").status_code == 200
+    refresh = refresh_cookie(client)
+    force_logout("admin")
+    assert_refresh_refused(refresh)
+
+
+def test_pytest_django_admin_client_works_with_django_sessions(django_sessions, admin_client):
+    assert admin_client.get("/admin/").status_code == 200
