@@ -168,3 +168,21 @@ def test_session_backed_messages_without_session_middleware_is_an_error(settings
 def test_database_sessions_without_the_sessions_app_is_an_error(django_sessions):
     django_sessions.SESSION_ENGINE = "django.contrib.sessions.backends.db"
     assert "tokens_app.E012" in _ids()
+
+
+def test_an_admin_changing_their_own_password_keeps_request_session(django_sessions, staff):
+    # The admin's password view borrows request.session for a moment; with
+    # SessionMiddleware the real session must be back for what follows, here
+    # the success message kept in the session.
+    django_sessions.MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+    client = Client()
+    client.post("/stock-admin/login/", {"username": "root", "password": PASSWORD, "next": "/admin/"})
+    new = "a new and rather long passphrase 42"
+    response = client.post(
+        f"/admin/tokens_app/user/{staff.pk}/password/",
+        {"usable_password": "true", "password1": new, "password2": new},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"Password changed successfully." in response.content
+    assert LoginSession.objects.filter(user=staff, revoked_at__isnull=True).count() == 1  # this browser's
