@@ -196,11 +196,17 @@ class UserAdmin(DjangoUserAdmin):
         return HttpResponseRedirect(reverse(change_url, args=[user.pk], current_app=self.admin_site.name))
 
     def user_change_password(self, request: HttpRequest, id, form_url=""):
+        # With SessionMiddleware, the real session comes back afterwards: the
+        # rest of the request (messages kept in the session) needs it.
+        real_session = request.__dict__.get("session")
         shim = request.session = _SessionHashShim()
         try:
             response = super().user_change_password(request, id, form_url)
         finally:
-            del request.session
+            if real_session is None:
+                del request.session
+            else:
+                request.session = real_session
         if shim.changed_own_password:
             me = get_user_model()._default_manager.get(pk=request.user.pk)
             set_auth_cookies(response, flows.reissue_after_password_change(request, me))

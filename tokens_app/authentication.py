@@ -12,7 +12,7 @@ from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from . import revocation
 from .conf import app_settings
 from .exceptions import TokenError
-from .middleware import note_cookies_read
+from .middleware import HANDOFF_SESSION_KEY, note_cookies_read
 from .tokens import Claims
 from .users import TokenUser
 
@@ -48,7 +48,7 @@ class CookieTokenAuthentication(BaseAuthentication):
     def authenticate(self, request) -> tuple[TokenUser, Claims] | None:
         raw = request.COOKIES.get(app_settings.ACCESS_COOKIE)
         if not raw:
-            return None
+            return self._login_handoff(request)
         # Whatever the answer (the user's data or a 401), it was made from the cookie.
         note_cookies_read(request._request)
         try:
@@ -57,6 +57,19 @@ class CookieTokenAuthentication(BaseAuthentication):
             _reject(exc)
         enforce_csrf(request)
         return TokenUser(claims, on_revoked=_reject), claims
+
+    def _login_handoff(self, request) -> tuple[TokenUser, Claims] | None:
+        """A client signed in by the test client's ``login()`` holds no token
+        yet, only a one-time handoff in its Django session: the middleware
+        redeems it (and sets the cookies on this response)."""
+        django_request = request._request
+        if HANDOFF_SESSION_KEY not in getattr(django_request, "session", ()):
+            return None
+        user = django_request.user
+        if not user.is_authenticated:
+            return None
+        enforce_csrf(request)
+        return user, django_request.token_claims
 
     def authenticate_header(self, request) -> str:
         # A WWW-Authenticate value makes DRF answer 401 rather than 403.

@@ -111,6 +111,26 @@ def log_in(request, user, *, now: datetime | None = None, remember: bool = True)
 
     ``remember`` False: browser-session cookies and the shorter maximum lifetime.
     """
+    pair = _start_session(request, user, now=now, remember=remember)
+    if request is not None:
+        # As django.contrib.auth.login does: a CSRF token planted before
+        # login (by a sibling subdomain, say) is not good after it.
+        rotate_token(request)
+    # Django's own receiver updates last_login; other apps may listen too.
+    # ``tokens_pair`` tells our receiver (receivers.py) this login has its
+    # tokens already, so it does not start a second session.
+    user_logged_in.send(sender=user.__class__, request=request, user=user, tokens_pair=pair)
+    return pair
+
+
+def log_in_after_django_login(request, user) -> TokenPair:
+    """The tokens for a login made by ``django.contrib.auth.login()`` (the
+    stock admin login, DRF's browsable API, allauth), which has rotated the
+    CSRF token and sent ``user_logged_in`` itself."""
+    return _start_session(request, user, now=None)
+
+
+def _start_session(request, user, *, now: datetime | None, remember: bool = True) -> TokenPair:
     now = _now(now)
     jti = uuid.uuid4().hex
     meta = request.META if request is not None else {}
@@ -132,16 +152,29 @@ def log_in(request, user, *, now: datetime | None = None, remember: bool = True)
     if request is not None:
         # The cookie that lets this browser past the account-wide login limit later.
         pair = replace(pair, device=throttling.device_cookie_value(user))
-    if request is not None:
-        # As django.contrib.auth.login does: a CSRF token planted before
-        # login (by a sibling subdomain, say) is not good after it.
-        rotate_token(request)
-    # Django's own receiver updates last_login; other apps may listen too.
-    user_logged_in.send(sender=user.__class__, request=request, user=user)
     audit.record(AuditEvent.Kind.LOGIN, user=user, request=request, session=str(session.pk))
     _enforce_session_limit(session, request=request)
     alerts.notify_if_new_device(request, session, now=now)
     return pair
+
+
+def redeem_login_handoff(session_id: str, *, request=None, now: datetime | None = None) -> TokenPair:
+    """The first tokens of a device session started by ``django.contrib.auth.login()``
+    on a request that had no response to carry them (the test client's
+    ``login()`` and ``force_login()``): the session must never have been
+    refreshed, so the handoff works once; the refresh then rotates it."""
+    try:
+        session = (
+            LoginSession.objects.select_related("user", *versions.joined("user"))
+            .filter(pk=session_id, rotations=0)
+            .first()
+        )
+    except (ValidationError, ValueError):
+        session = None
+    if session is None:
+        raise TokenRevoked()
+    first = issue_refresh(session.user, session_id=session.pk, jti=session.current_jti, now=now)
+    return refresh(first.token, request=request, now=now)
 
 
 def _enforce_session_limit(session: LoginSession, *, request=None) -> int:
