@@ -13,7 +13,7 @@ import os
 from gunicorn.glogging import Logger
 
 # gunicorn has put the project directory (its chdir) on sys.path by now.
-from authproject.logs import redact
+from authproject.logs import RedactingFormatter, redact
 
 wsgi_app = "authproject.wsgi:application"
 
@@ -60,13 +60,20 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"
 
 
 class _Logger(Logger):
-    """The access log, minus the secret half of password reset links.
+    """The access and error logs, minus the secret half of password reset links.
 
     /accounts/reset/<uidb64>/<token>/ carries a one-time credential in the
     path; until it is used, whoever reads the log could reset the password.
     authproject/logs.py masks it in every form Django would route (no
-    trailing slash, %2F, other percent-encodings), and any JWT.
+    trailing slash, %2F, other percent-encodings), and any JWT. The error
+    log needs it too: gunicorn names the request's URI when a request fails
+    outside Django ("Error handling request /accounts/reset/...").
     """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(RedactingFormatter(self.error_fmt, self.datefmt))
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)

@@ -101,6 +101,26 @@ def test_a_decoded_newline_in_a_reset_link_cannot_forge_an_access_log_line():
     assert TOKEN not in line
 
 
+def test_the_gunicorn_error_log_masks_a_reset_token_in_the_uri_of_a_failed_request(tmp_path):
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "authproject" / "gunicorn.conf.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cfg = Config()
+    cfg.set("errorlog", str(tmp_path / "error.log"))
+    logger = module.logger_class(cfg)
+    try:
+        raise OSError("connection reset")
+    except OSError:
+        # What gunicorn's workers log when a request fails outside Django.
+        logger.exception("Error handling request %s", f"/accounts/reset/MQ/{TOKEN}")
+    for handler in logger.error_log.handlers:
+        handler.flush()
+    log = (tmp_path / "error.log").read_text()
+    assert "Error handling request /accounts/reset/MQ/********" in log
+    assert "OSError: connection reset" in log
+    assert TOKEN not in log
+
+
 # --- production 500s ----------------------------------------------------------------
 
 

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.core import mail
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.mail.backends.locmem import EmailBackend
-from django.core.signals import request_finished
-from django.db import connection
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.test import Client
 from django.test.signals import template_rendered
 from django.test.utils import CaptureQueriesContext
@@ -93,6 +93,10 @@ class Served:
 
         template_rendered.connect(rendered)
         sent_before = len(SlowBackend.threads)
+        # As Django's test client does: the test's transaction holds the
+        # connection, which the request signals would otherwise close.
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
         try:
             with CaptureQueriesContext(connection) as queries:
                 started = time.perf_counter()
@@ -106,6 +110,8 @@ class Served:
                 response.close()  # the server has sent it
         finally:
             template_rendered.disconnect(rendered)
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
 
 
 def test_a_reset_request_does_the_same_work_for_an_address_with_or_without_an_account(alice, slow_mail):
