@@ -28,6 +28,10 @@ COOKIE_AUTHENTICATED = {
     "accounts/sessions/": [("get", "/accounts/sessions/")],
     "accounts/sessions/others/revoke/": [("post", "/accounts/sessions/others/revoke/")],
     "accounts/sessions/<uuid:session_id>/revoke/": [("post", "/accounts/sessions/{session}/revoke/")],
+    "accounts/reauthenticate/": [("get", "/accounts/reauthenticate/"), ("post", "/accounts/reauthenticate/")],
+    "accounts/logout/done/": [("get", "/accounts/logout/done/")],
+    "api/auth/logout-others/": [("post", "/api/auth/logout-others/")],
+    "api/auth/reauthenticate/": [("post", "/api/auth/reauthenticate/")],
     "api/auth/logout-all/": [("post", "/api/auth/logout-all/")],
     "api/auth/me/": [("get", "/api/auth/me/")],
     "api/auth/sessions/": [("get", "/api/auth/sessions/")],
@@ -59,6 +63,7 @@ COOKIE_INDEPENDENT = {
     "accounts/password_reset/done/",
     "accounts/reset/<uidb64>/<token>/",  # no-store too, by never_cache (tests/test_reset_hardening.py)
     "accounts/reset/done/",
+    "accounts/sessions/report/<str:token>/",  # the signed link is the credential, never the cookies
     "api/auth/csrf/",
     "api/schema/",
     "admin/login/",
