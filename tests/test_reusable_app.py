@@ -113,7 +113,15 @@ def test_no_module_of_the_app_names_this_sites_environment_variables():
 def test_every_check_text_names_the_apps_settings_only(check_id, settings):
     settings.TOKENS_ENVIRONMENT_NAMES = {}
     fields = {"name": "TOKENS_X", "model": "m", "names": "n", "access": 1, "refresh": 2, "error": "e"}
-    fields |= {"value": "v", "bits": 1, "path": "p", "storage": "s", "manifest": "m", "root": "r"}
+    fields |= {
+        "value": "v",
+        "bits": 1,
+        "path": "p",
+        "storage": "s",
+        "manifest": "m",
+        "root": "r",
+        "engine": "e",
+    }
     message = _message(Error, check_id, **fields)
     assert not SITE_VARIABLES.search(message.msg + message.hint), message
 

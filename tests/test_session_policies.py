@@ -397,8 +397,9 @@ def test_reauthentication_is_throttled_like_a_login(alice, clock):
     assert int(response["Retry-After"]) > 0
     assert "Too many failed sign-in attempts" in response.content.decode()
     assert AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_FAILED).count() == 5
-    # The same account counter as the login page: signing in is locked too.
-    assert login(Client()).status_code == 429
+    # The same counter as the login page (this browser on this account):
+    # signing in from it is locked too.
+    assert login(browser).status_code == 429
 
 
 def test_the_confirm_page_needs_a_signed_in_user(db):

@@ -30,7 +30,10 @@ def test_force_login_signs_a_client_in_through_a_real_device_session(alice):
 def test_force_login_sets_the_cookies_the_login_page_sets(alice):
     by_helper, by_form = Client(), Client()
     force_login(by_helper, alice)
-    by_form.post("/accounts/login/", {"username": "alice", "password": "correct horse battery staple"})
+    by_form.post(
+        "/accounts/login/",
+        {"username": "alice", "password": "correct horse battery staple", "remember": "on"},
+    )
     for name in (ACCESS, REFRESH):
         helper_cookie, form_cookie = by_helper.cookies[name], by_form.cookies[name]
         for attribute in ("path", "domain", "secure", "httponly", "samesite", "max-age"):

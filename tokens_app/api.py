@@ -22,7 +22,7 @@ from .authentication import enforce_csrf
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenRevoked
 from .models import LoginSession
-from .reauth import RecentlyAuthenticated
+from .permissions import RecentlyAuthenticated
 from .views import CLEAR_SITE_DATA
 
 

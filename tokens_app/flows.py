@@ -400,12 +400,15 @@ def live_session(claims: Claims | None) -> LoginSession | None:
     """
     if claims is None:
         return None
-    return (
+    session = (
         LoginSession.objects.active()
-        .select_related("user")
-        .filter(pk=claims.sid, user_id=claims.sub, user__is_active=True, user__token_version=claims.ver)
+        .select_related("user", *versions.joined("user"))
+        .filter(pk=claims.sid, user_id=claims.sub, user__is_active=True)
         .first()
     )
+    if session is None or versions.of(session.user) != claims.ver:
+        return None
+    return session
 
 
 def log_out_device(request, current: LoginSession, session_id) -> LoginSession:

@@ -32,11 +32,9 @@ from django.shortcuts import redirect, resolve_url
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
-from rest_framework.permissions import BasePermission
 
 from . import clock
 from .conf import app_settings
-from .exceptions import ReauthenticationRequired
 from .tokens import Claims
 
 
@@ -94,17 +92,6 @@ def reauthentication_required(
         return wrapped
 
     return decorator(view) if view is not None else decorator
-
-
-class RecentlyAuthenticated(BasePermission):
-    """DRF: the access token's ``auth_time`` is within the re-authentication window."""
-
-    message = ReauthenticationRequired.message
-    code = ReauthenticationRequired.code
-
-    def has_permission(self, request, view) -> bool:
-        claims = request.auth if isinstance(request.auth, Claims) else None
-        return is_recent(claims)
 
 
 _ADMIN_UNGUARDED = frozenset({"login", "logout", "jsi18n"})

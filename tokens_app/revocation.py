@@ -232,7 +232,7 @@ def _read_database(claims: Claims) -> tuple[int | None, bool]:
     version is None when the session row is gone (it then does not matter)."""
     row = (
         LoginSession.objects.filter(pk=claims.sid, user_id=claims.sub)
-        .values_list("revoked_at", "user__token_version", "user__is_active")
+        .values_list("revoked_at", versions.expression("user"), "user__is_active")
         .first()
     )
     if row is None:

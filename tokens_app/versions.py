@@ -53,11 +53,13 @@ def of(user) -> int:
         return 0  # never bumped: the row is created by the first bump
 
 
-def expression() -> Any:
-    """The version as a ``values_list`` argument on the user model's queryset."""
+def expression(prefix: str = "") -> Any:
+    """The version as a ``values_list`` argument on the user model's queryset,
+    or on another model's, through the lookup ``prefix`` (``"user"``)."""
+    path = f"{prefix}__" if prefix else ""
     if on_user_model():
-        return FIELD
-    return Coalesce(f"{ROW}__version", 0, output_field=models.IntegerField())
+        return path + FIELD
+    return Coalesce(f"{path}{ROW}__version", 0, output_field=models.IntegerField())
 
 
 def storage() -> tuple[type[models.Model], str, str, bool]:
