@@ -41,7 +41,7 @@ def test_form_refuses_a_locked_account_even_with_the_right_password(alice):
     response = login(client, "alice", PASSWORD)
 
     assert response.status_code == 429
-    assert "access_token" not in response.cookies
+    assert "__Host-access_token" not in response.cookies
     assert b"Too many failed sign-in attempts. Please try again in 5 minutes." in response.content
     assert 290 <= int(response["Retry-After"]) <= 300
 
@@ -56,7 +56,7 @@ def test_api_answers_429_with_retry_after_for_a_locked_account(alice):
     assert response.status_code == 429
     assert response.json()["code"] == "throttled"
     assert 290 <= int(response["Retry-After"]) <= 300
-    assert "access_token" not in response.cookies
+    assert "__Host-access_token" not in response.cookies
 
 
 def test_form_and_api_share_one_count(alice):
@@ -290,10 +290,10 @@ def test_bad_refresh_tokens_are_limited_per_ip(alice, settings):
     settings.TOKENS_REFRESH_IP_RATE = (3, timedelta(minutes=1))
     attacker = APIClient(enforce_csrf_checks=False)
     for n in range(3):
-        attacker.cookies["refresh_token"] = f"forged.token.{n}"
+        attacker.cookies["__Host-refresh_token"] = f"forged.token.{n}"
         assert attacker.post("/api/auth/refresh/").status_code == 401
 
-    attacker.cookies["refresh_token"] = "forged.token.again"
+    attacker.cookies["__Host-refresh_token"] = "forged.token.again"
     response = attacker.post("/api/auth/refresh/")
 
     assert response.status_code == 429
@@ -305,16 +305,16 @@ def test_a_throttled_refresh_does_not_spend_a_good_token(alice, settings):
     settings.TOKENS_REFRESH_IP_RATE = (1, timedelta(minutes=1))
     client = APIClient()
     assert api_login(client).status_code == 200
-    good = client.cookies["refresh_token"].value
-    client.cookies["refresh_token"] = "forged"
+    good = client.cookies["__Host-refresh_token"].value
+    client.cookies["__Host-refresh_token"] = "forged"
     client.post("/api/auth/refresh/")
 
-    client.cookies["refresh_token"] = good
+    client.cookies["__Host-refresh_token"] = good
     assert client.post("/api/auth/refresh/").status_code == 429
 
     # From another address the same token still works: it was not consumed.
     other = APIClient(REMOTE_ADDR="203.0.113.20")
-    other.cookies["refresh_token"] = good
+    other.cookies["__Host-refresh_token"] = good
     assert other.post("/api/auth/refresh/").status_code == 200
 
 
@@ -322,11 +322,11 @@ def test_silent_refresh_failures_count_too(alice, settings):
     settings.TOKENS_REFRESH_IP_RATE = (2, timedelta(minutes=1))
     browser = Client()
     for n in range(2):
-        browser.cookies["refresh_token"] = f"forged.{n}"
+        browser.cookies["__Host-refresh_token"] = f"forged.{n}"
         assert browser.get("/").status_code == 302
 
     api = APIClient()
-    api.cookies["refresh_token"] = "forged.api"
+    api.cookies["__Host-refresh_token"] = "forged.api"
     assert api.post("/api/auth/refresh/").status_code == 429
 
 
@@ -334,16 +334,16 @@ def test_a_throttled_silent_refresh_keeps_the_browsers_cookies(alice, settings):
     settings.TOKENS_REFRESH_IP_RATE = (1, timedelta(minutes=1))
     browser = Client()
     assert login(browser).status_code == 302
-    good = browser.cookies["refresh_token"].value
-    del browser.cookies["access_token"]
+    good = browser.cookies["__Host-refresh_token"].value
+    del browser.cookies["__Host-access_token"]
     attacker = APIClient()
-    attacker.cookies["refresh_token"] = "forged"
+    attacker.cookies["__Host-refresh_token"] = "forged"
     attacker.post("/api/auth/refresh/")
 
     response = browser.get("/")
 
     assert response.status_code == 302  # not signed in while throttled...
-    assert "refresh_token" not in response.cookies  # ...but the token is neither spent nor cleared
+    assert "__Host-refresh_token" not in response.cookies  # ...but the token is neither spent nor cleared
     browser.defaults["REMOTE_ADDR"] = "203.0.113.30"
     assert browser.get("/").status_code == 200
-    assert browser.cookies["refresh_token"].value != good
+    assert browser.cookies["__Host-refresh_token"].value != good

@@ -29,6 +29,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from . import flows, revocation, throttling
 from .conf import app_settings
@@ -47,8 +48,10 @@ class _State:
     touched: bool = False
     pair: flows.TokenPair | None = None
     clear: bool = False
-    # Auth cookies that can never be a token of ours (tokens.is_malformed).
-    malformed: tuple[str, ...] = ()
+    # Auth cookies to clear on any answer: malformed (tokens.is_malformed),
+    # or sent twice (a same-named cookie planted for a parent domain).
+    discard: tuple[str, ...] = ()
+    conflicting: bool = False
 
 
 def _say_why(request: HttpRequest, error: TokenError) -> None:
@@ -68,6 +71,12 @@ def _say_why(request: HttpRequest, error: TokenError) -> None:
     messages.warning(request, text, fail_silently=True)
 
 
+_CONFLICTING_COOKIES = _lazy(
+    "Your browser sent two sign-in cookies for this site; one may have been set by another site "
+    "under the same domain. You have been signed out. If this persists, clear this site's cookies."
+)
+
+
 def resolve_user(request: HttpRequest):
     state: _State = request._tokens_state
     state.touched = True
@@ -76,6 +85,9 @@ def resolve_user(request: HttpRequest):
         state.clear = True
         _say_why(request, error)
 
+    if state.conflicting:
+        messages.warning(request, _CONFLICTING_COOKIES, fail_silently=True)
+        return AnonymousUser()
     access = request.COOKIES.get(app_settings.ACCESS_COOKIE)
     refresh = request.COOKIES.get(app_settings.REFRESH_COOKIE)
     if access:
@@ -124,7 +136,18 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
     """
 
     def process_request(self, request: HttpRequest) -> None:
-        request._tokens_state = _State(malformed=_malformed_cookies(request))
+        duplicated = _duplicated_cookies(request)
+        if duplicated:
+            # Two cookies of one name: one was planted by a sibling subdomain
+            # for the parent domain, and which is ours cannot be told (Django
+            # keeps the last). Signed out, rather than silently working
+            # inside someone else's account.
+            logger.warning("duplicate auth cookies %s: treated as signed out", ",".join(duplicated))
+            for name in (app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE):
+                request.COOKIES.pop(name, None)
+            request._tokens_state = _State(discard=duplicated, conflicting=True)
+        else:
+            request._tokens_state = _State(discard=_malformed_cookies(request))
         request.token_claims: Claims | None = None
         request.user = SimpleLazyObject(partial(resolve_user, request))
         request.auser = partial(sync_to_async(_resolved_user), request)
@@ -135,15 +158,27 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
             return response
         if state.touched:
             _update_cookies(response, state)
-        if state.malformed:
+        if state.discard:
             patch_vary_headers(response, ("Cookie",))
-        for name in state.malformed:
+        for name in state.discard:
             if name not in response.cookies:
-                # Never a token of ours, whatever the page did: cleared on
-                # any answer (even one that did not look at the user, even a
-                # 5xx), or the browser would present it forever.
+                # Never a token we can honour, whatever the page did: cleared
+                # on any answer (even one that did not look at the user, even
+                # a 5xx), or the browser would present it forever. (Only our
+                # own host-only cookie can be cleared; a planted one stays
+                # until it expires, and keeps this browser signed out.)
                 clear_auth_cookie(response, name)
         return response
+
+
+def _duplicated_cookies(request: HttpRequest) -> tuple[str, ...]:
+    """The auth cookie names the raw Cookie header carries more than once."""
+    raw = request.META.get("HTTP_COOKIE", "")
+    names = (app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE)
+    if not raw or not any(raw.count(name) > 1 for name in names):
+        return ()  # the common case, without splitting the header
+    sent = [part.partition("=")[0].strip() for part in raw.split(";")]
+    return tuple(name for name in names if sent.count(name) > 1)
 
 
 def _malformed_cookies(request: HttpRequest) -> tuple[str, ...]:
