@@ -48,9 +48,9 @@ class _State:
     touched: bool = False
     pair: flows.TokenPair | None = None
     clear: bool = False
-    # Auth cookies to clear on any answer: malformed (tokens.is_malformed),
-    # or sent twice (a same-named cookie planted for a parent domain).
+    # Auth cookies to clear on any answer: malformed (tokens.is_malformed).
     discard: tuple[str, ...] = ()
+    # An auth cookie sent twice (a same-named one planted for a parent domain).
     conflicting: bool = False
 
 
@@ -139,13 +139,13 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
         duplicated = _duplicated_cookies(request)
         if duplicated:
             # Two cookies of one name: one was planted by a sibling subdomain
-            # for the parent domain, and which is ours cannot be told (Django
-            # keeps the last). Signed out, rather than silently working
-            # inside someone else's account.
+            # for the parent domain, and which is ours cannot be told (both
+            # may be validly signed; Django keeps the last). Signed out,
+            # rather than silently working inside someone else's account.
             logger.warning("duplicate auth cookies %s: treated as signed out", ",".join(duplicated))
             for name in (app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE):
                 request.COOKIES.pop(name, None)
-            request._tokens_state = _State(discard=duplicated, conflicting=True)
+            request._tokens_state = _State(conflicting=True)
         else:
             request._tokens_state = _State(discard=_malformed_cookies(request))
         request.token_claims: Claims | None = None
@@ -156,19 +156,33 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
         state: _State | None = getattr(request, "_tokens_state", None)
         if state is None:
             return response
+        if state.conflicting:
+            _keep_conflicting_cookies(response)
+            return response
         if state.touched:
             _update_cookies(response, state)
         if state.discard:
             patch_vary_headers(response, ("Cookie",))
         for name in state.discard:
             if name not in response.cookies:
-                # Never a token we can honour, whatever the page did: cleared
-                # on any answer (even one that did not look at the user, even
-                # a 5xx), or the browser would present it forever. (Only our
-                # own host-only cookie can be cleared; a planted one stays
-                # until it expires, and keeps this browser signed out.)
+                # Never a token of ours, whatever the page did: cleared on
+                # any answer (even one that did not look at the user, even a
+                # 5xx), or the browser would present it forever.
                 clear_auth_cookie(response, name)
         return response
+
+
+def _keep_conflicting_cookies(response: HttpResponse) -> None:
+    """Never delete our cookies while a planted twin is present: only ours
+    (host-only) would go, and the next request would carry the planted one
+    alone, inside the attacker's account. Both stay, so every request is
+    refused until the planted one expires; a fresh login's cookies still go
+    out (that browser stays signed out while the twin remains)."""
+    patch_vary_headers(response, ("Cookie",))
+    for name in (app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE):
+        morsel = response.cookies.get(name)
+        if morsel is not None and morsel.value == "":
+            del response.cookies[name]
 
 
 def _duplicated_cookies(request: HttpRequest) -> tuple[str, ...]:
