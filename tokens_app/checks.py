@@ -241,7 +241,7 @@ def check_cookie_prefixes(app_configs=None, **kwargs):
             if blockers:
                 fix = "To use the __Host- prefix: " + "; ".join(fix for _, fix in blockers) + "."
             elif setting.startswith("TOKENS_"):
-                fix = f"Remove {setting}: the default name carries the __Host- prefix."
+                fix = f"Name it '__Host-{name}', or remove {setting} (the default name has the prefix)."
             else:
                 fix = f"Set {setting} = '__Host-{name}' (JavaScript clients read it by that name)."
             errors.append(_message(Warning, "W020", cookie=cookie, name=name, fix=fix))
