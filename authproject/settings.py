@@ -162,6 +162,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = False
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_COOKIE_SECURE = not DEBUG
+# In production the __Host- prefix: only this host can set the cookie, so a
+# sibling subdomain cannot plant a CSRF token of its choosing (cookie
+# tossing). JavaScript clients read it by this name (README, "The JSON API").
+CSRF_COOKIE_NAME = "csrftoken" if DEBUG else "__Host-csrftoken"
 CSRF_FAILURE_VIEW = "authproject.errors.csrf_failure"
 SESSION_COOKIE_SECURE = not DEBUG  # unused (no sessions), kept true for check --deploy
 X_FRAME_OPTIONS = "DENY"

@@ -19,8 +19,8 @@ def before_call(context, case, kwargs) -> None:
     token = os.environ.get("FUZZ_CSRF_TOKEN")
     if not token:
         return
-    case.cookies = {"csrftoken": token, **(case.cookies or {})}
+    case.cookies = {"__Host-csrftoken": token, **(case.cookies or {})}
     case.headers = {"X-CSRFToken": token, **(case.headers or {})}
     refresh = os.environ.get("FUZZ_REFRESH_TOKEN")
     if refresh:
-        case.cookies.setdefault("refresh_token", refresh)
+        case.cookies.setdefault("__Host-refresh_token", refresh)

@@ -219,8 +219,8 @@ class Browser:
         if method not in ("GET", "HEAD"):
             sent["Origin"] = origin
             sent["Referer"] = origin + "/"
-            if "csrftoken" in self.cookies:
-                sent["X-CSRFToken"] = self.cookies["csrftoken"]
+            if "__Host-csrftoken" in self.cookies:
+                sent["X-CSRFToken"] = self.cookies["__Host-csrftoken"]
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         sent.update(headers or {})
@@ -256,7 +256,7 @@ class Browser:
             form={"username": username, "password": password, "csrfmiddlewaretoken": token},
         )
         assert response.status == 302, response.text
-        assert {"access_token", "refresh_token"} <= self.cookies.keys()
+        assert {"__Host-access_token", "__Host-refresh_token"} <= self.cookies.keys()
         return response
 
 

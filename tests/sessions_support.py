@@ -12,8 +12,8 @@ from django.test import Client
 
 from tokens_app.tokens import Claims, verify_refresh
 
-ACCESS = "access_token"
-REFRESH = "refresh_token"
+ACCESS = "__Host-access_token"
+REFRESH = "__Host-refresh_token"
 
 
 def refresh_cookie(client: Client) -> str:

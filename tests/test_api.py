@@ -11,7 +11,7 @@ from tests.conftest import PASSWORD
 from tokens_app.models import LoginSession
 from tokens_app.tokens import issue_access, issue_refresh, verify_access, verify_refresh
 
-ACCESS, REFRESH = "access_token", "refresh_token"
+ACCESS, REFRESH = "__Host-access_token", "__Host-refresh_token"
 
 
 def api_login(client: APIClient, username: str = "alice", password: str = PASSWORD, **extra):
@@ -26,13 +26,13 @@ def csrf_api_client() -> tuple[APIClient, str]:
     response = client.get("/api/auth/csrf/")
     assert response.status_code == 200
     assert response.json()["csrfToken"]
-    return client, client.cookies["csrftoken"].value
+    return client, client.cookies["__Host-csrftoken"].value
 
 
 def csrf_api_login(client: APIClient, token: str) -> str:
     """Log in with the CSRF token; return the token to use from now on (login rotates it)."""
     assert api_login(client, HTTP_X_CSRFTOKEN=token).status_code == 200
-    return client.cookies["csrftoken"].value
+    return client.cookies["__Host-csrftoken"].value
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_login_rotates_the_csrf_token_like_django_login_does(alice, django_user_
 
     response = api_login(client, HTTP_X_CSRFTOKEN=planted)
 
-    fresh = response.cookies["csrftoken"].value
+    fresh = response.cookies["__Host-csrftoken"].value
     assert fresh
     assert fresh != planted
     assert_error(client.post("/api/auth/logout-all/", HTTP_X_CSRFTOKEN=planted), 403, "permission_denied")
@@ -150,7 +150,7 @@ def test_login_rotates_the_csrf_token_like_django_login_does(alice, django_user_
 def test_csrf_endpoint_sets_the_csrftoken_cookie_readable_by_scripts(db):
     response = APIClient().get("/api/auth/csrf/")
     assert response.status_code == 200
-    cookie = response.cookies["csrftoken"]
+    cookie = response.cookies["__Host-csrftoken"]
     assert cookie.value
     assert cookie["httponly"] == ""  # a browser client reads it to fill X-CSRFToken
 

@@ -17,7 +17,7 @@ from tests import forge
 from tests.conftest import PASSWORD
 from tokens_app.tokens import verify_refresh
 
-ACCESS, REFRESH = "access_token", "refresh_token"
+ACCESS, REFRESH = "__Host-access_token", "__Host-refresh_token"
 OTHER_KEY = "a-well-formed-key-that-is-simply-not-ours-0123456789"
 
 
@@ -180,12 +180,12 @@ def test_the_genuine_cookies_work_so_the_refusals_above_mean_something(real):
 @pytest.mark.parametrize(
     "header",
     [
-        "access_token",
-        "access_token=",
+        "__Host-access_token",
+        "__Host-access_token=",
         "=;=;;",
-        "access_token=a; access_token=b; refresh_token=c",
-        'access_token="quoted"; refresh_token="\\"\\\\"',
-        "refresh_token=\u00ff\u00fe; access_token=%00%01",
+        "__Host-access_token=a; __Host-access_token=b; __Host-refresh_token=c",
+        '__Host-access_token="quoted"; __Host-refresh_token="\\"\\\\"',
+        "__Host-refresh_token=\u00ff\u00fe; __Host-access_token=%00%01",
         "x" * 8000,
     ],
 )

@@ -14,7 +14,7 @@ from tests.conftest import PASSWORD, login
 from tokens_app.models import LoginSession
 from tokens_app.tokens import issue_access, verify_access, verify_refresh
 
-ACCESS, REFRESH = "access_token", "refresh_token"
+ACCESS, REFRESH = "__Host-access_token", "__Host-refresh_token"
 EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
@@ -23,9 +23,11 @@ def attributes(morsel) -> dict:
     return {key: morsel[key] for key in morsel if key not in ("max-age", "expires")}
 
 
-def assert_cleared(response, *, default_attributes: bool = True) -> None:
+def assert_cleared(
+    response, *, default_attributes: bool = True, names: tuple[str, str] = (ACCESS, REFRESH)
+) -> None:
     """Both cookies deleted, with the attributes login sets them with by default."""
-    for name in (ACCESS, REFRESH):
+    for name in names:
         morsel = response.cookies[name]
         assert morsel.value == ""
         assert morsel["max-age"] == 0
@@ -54,7 +56,7 @@ def csrf_client() -> Client:
 
 
 def csrf_token(client: Client) -> str:
-    return client.cookies["csrftoken"].value
+    return client.cookies["__Host-csrftoken"].value
 
 
 def csrf_login(client: Client, username: str = "alice") -> None:
@@ -74,7 +76,7 @@ def test_login_page_is_a_form_with_a_csrf_token(db):
     assert b'name="csrfmiddlewaretoken"' in response.content
     assert b'name="username"' in response.content
     assert b'name="password"' in response.content
-    assert "csrftoken" in response.cookies
+    assert "__Host-csrftoken" in response.cookies
 
 
 def test_login_form_refuses_a_post_without_csrf_token(alice):
@@ -195,9 +197,12 @@ def test_cookie_max_age_follows_the_configured_lifetimes(alice, settings):
 def test_cookies_are_not_secure_while_debugging(alice, settings):
     settings.DEBUG = True
     response = login(Client())
-    assert response.cookies[ACCESS]["secure"] == ""
-    assert response.cookies[REFRESH]["secure"] == ""
-    assert response.cookies[ACCESS]["httponly"] is True
+    # Without Secure, no __Host- prefix (browsers would refuse the cookies).
+    access, refresh = "access_token", "refresh_token"
+    assert response.cookies[access]["secure"] == ""
+    assert response.cookies[refresh]["secure"] == ""
+    assert response.cookies[access]["httponly"] is True
+    assert ACCESS not in response.cookies
 
 
 @pytest.mark.parametrize(
@@ -218,19 +223,24 @@ def test_cookies_are_deleted_with_the_attributes_they_were_set_with(alice, setti
     set_response = login(client)
     clear_response = client.post("/accounts/logout/")
 
-    assert_cleared(clear_response, default_attributes=False)
-    for name in (ACCESS, REFRESH):
+    # A cookie Domain rules out the __Host- prefix for both names.
+    access, refresh = (
+        ("access_token", "refresh_token") if "TOKENS_COOKIE_DOMAIN" in overrides else (ACCESS, REFRESH)
+    )
+    assert {access, refresh} <= set(set_response.cookies)
+    assert_cleared(clear_response, default_attributes=False, names=(access, refresh))
+    for name in (access, refresh):
         assert attributes(clear_response.cookies[name]) == attributes(set_response.cookies[name])
     expected_domain = overrides.get("TOKENS_COOKIE_DOMAIN", "")
     expected_samesite = overrides.get("TOKENS_COOKIE_SAMESITE", "Lax")
     expected_refresh_path = overrides.get("TOKENS_REFRESH_COOKIE_PATH", "/")
-    for morsel in (clear_response.cookies[ACCESS], clear_response.cookies[REFRESH]):
+    for morsel in (clear_response.cookies[access], clear_response.cookies[refresh]):
         assert morsel["domain"] == expected_domain
         assert morsel["samesite"] == expected_samesite
         assert morsel["secure"] is True
         assert morsel["httponly"] is True
-    assert clear_response.cookies[ACCESS]["path"] == "/"
-    assert clear_response.cookies[REFRESH]["path"] == expected_refresh_path
+    assert clear_response.cookies[access]["path"] == "/"
+    assert clear_response.cookies[refresh]["path"] == expected_refresh_path
 
 
 # The home page ------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_with_redis_down_a_force_logout_still_ends_access_at_once(
 def test_with_redis_down_ending_one_device_still_ends_its_access_at_once(alice, dead_redis):
     client = Client()
     assert login(client).status_code == 302
-    access = client.cookies["access_token"].value
+    access = client.cookies["__Host-access_token"].value
     assert client.get("/").status_code == 200
 
     assert client.post("/api/auth/logout/").status_code == 200
@@ -79,7 +79,7 @@ def test_with_redis_down_ending_one_device_still_ends_its_access_at_once(alice, 
     # The logout response cleared the cookies; a copy of the still-unexpired
     # access token replayed by hand is refused: the database says the session ended.
     replay = Client()
-    replay.cookies["access_token"] = access
+    replay.cookies["__Host-access_token"] = access
     api = replay.get("/api/auth/me/")
     assert (api.status_code, api.json()["code"]) == (401, "token_revoked")
 

@@ -51,7 +51,7 @@ def session_of(client: Client) -> LoginSession:
 
 def access_token(client: Client) -> str:
     """The device's access cookie, as a thief who copied it holds it."""
-    return client.cookies["access_token"].value
+    return client.cookies["__Host-access_token"].value
 
 
 def with_access(token: str) -> Client:
@@ -59,7 +59,7 @@ def with_access(token: str) -> Client:
     answer clears the cookie from a client's jar; a thief re-sends it), with
     no refresh cookie to fall back on: only the access check answers."""
     client = Client()
-    client.cookies["access_token"] = token
+    client.cookies["__Host-access_token"] = token
     return client
 
 

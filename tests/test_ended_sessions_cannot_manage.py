@@ -162,8 +162,8 @@ def test_ended_session_is_signed_out_with_its_cookies_cleared(alice, old_and_new
     response = old.get(page)
 
     _assert_sent_to_login(response, page)
-    assert response.cookies["access_token"].value == ""
-    assert response.cookies["refresh_token"].value == ""
+    assert response.cookies["__Host-access_token"].value == ""
+    assert response.cookies["__Host-refresh_token"].value == ""
     assert old.get("/accounts/login/").status_code == 200
 
 

@@ -515,7 +515,7 @@ def test_log_out_everywhere_button_ends_every_session_and_clears_cookies(
     # Via the hop that says so (Clear-Site-Data drops this response's own cookies).
     assert response["Location"] == "/accounts/logout/done/?everywhere=1"
     assert response.cookies[REFRESH].value == ""
-    assert response.cookies["access_token"].value == ""
+    assert response.cookies["__Host-access_token"].value == ""
     assert browser.get("/").status_code == 302
     assert_refresh_refused(here)
     assert_only_alice_was_logged_out(alice, bob, other_device, bob_device, before)
@@ -684,7 +684,7 @@ def test_ending_sessions_sends_tokens_revoked_and_writes_an_audit_event(root, ad
     tokens_revoked.connect(receiver)
     try:
         browser = signed_in("alice")
-        tokens = [browser.cookies[REFRESH].value, browser.cookies["access_token"].value]
+        tokens = [browser.cookies[REFRESH].value, browser.cookies["__Host-access_token"].value]
         with caplog.at_level(logging.INFO, logger="tokens_app"):
             admin_client.post(f"/admin/tokens_app/user/{alice.pk}/force-logout/")
     finally:
@@ -742,7 +742,7 @@ def test_refused_refresh_after_force_logout_redirects_pages_to_login(alice, othe
 def test_without_immediate_revocation_an_issued_access_token_lives_until_it_expires(alice, settings):
     settings.TOKENS_IMMEDIATE_REVOCATION = False
     browser = signed_in("alice")
-    access = verify_access(browser.cookies["access_token"].value)
+    access = verify_access(browser.cookies["__Host-access_token"].value)
     assert access.exp - access.iat == 5 * 60  # ACCESS_TOKEN_EXPIRY
 
     run_force_logout("alice")
@@ -752,7 +752,7 @@ def test_without_immediate_revocation_an_issued_access_token_lives_until_it_expi
     # ...but anything that loads the user re-checks token_version at once.
     assert browser.get("/api/auth/me/").status_code == 401
     # Once the access token is gone (expired), the refresh is refused.
-    del browser.cookies["access_token"]
+    del browser.cookies["__Host-access_token"]
     response = browser.get("/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/"
@@ -769,7 +769,7 @@ def test_with_immediate_revocation_the_next_request_is_refused(alice, settings, 
     response = browser.get("/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/"
-    assert response.cookies["access_token"].value == ""
+    assert response.cookies["__Host-access_token"].value == ""
     assert signed_in("alice").get("/").status_code == 200
 
 

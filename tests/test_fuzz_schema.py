@@ -71,14 +71,14 @@ def csrf_cookie(base: str) -> SimpleCookie:
 def sign_in(base: str, username: str = USERNAME) -> SimpleCookie:
     """Log in through the API as a client would; the cookies it gets."""
     jar = csrf_cookie(base)
-    csrf = jar["csrftoken"].value
+    csrf = jar["__Host-csrftoken"].value
     request = urllib.request.Request(
         f"{base}/api/auth/login/",
         data=json.dumps({"username": username, "password": PASSWORD}).encode(),
         headers={
             "Content-Type": "application/json",
             "X-CSRFToken": csrf,
-            "Cookie": f"csrftoken={csrf}",
+            "Cookie": f"__Host-csrftoken={csrf}",
         },
         method="POST",
     )
@@ -100,11 +100,11 @@ def schemathesis(
     config = tmp_path / f"schemathesis-{time.monotonic_ns()}.toml"
     config.write_text("")
     if jar is not None:
-        env["FUZZ_CSRF_TOKEN"] = jar["csrftoken"].value
-        if "access_token" in jar:
-            config.write_text(f'[auth.openapi.cookieAuth]\napi_key = "{jar["access_token"].value}"\n')
+        env["FUZZ_CSRF_TOKEN"] = jar["__Host-csrftoken"].value
+        if "__Host-access_token" in jar:
+            config.write_text(f'[auth.openapi.cookieAuth]\napi_key = "{jar["__Host-access_token"].value}"\n')
         if refresh:
-            env["FUZZ_REFRESH_TOKEN"] = jar["refresh_token"].value
+            env["FUZZ_REFRESH_TOKEN"] = jar["__Host-refresh_token"].value
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "--config-file",

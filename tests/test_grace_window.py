@@ -103,7 +103,7 @@ def test_thief_polling_and_replaying_in_step_never_gets_the_current_token(alice,
 def test_the_victim_is_told_why_on_its_next_page(alice, victim):
     stolen = rotate(victim)
     browser(stolen, ip=ELSEWHERE).post("/api/auth/refresh/")
-    del victim.cookies["access_token"]  # its access token expires
+    del victim.cookies["__Host-access_token"]  # its access token expires
 
     response = victim.get("/", follow=True)
 

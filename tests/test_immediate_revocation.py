@@ -81,8 +81,8 @@ def test_old_access_cookie_is_refused_on_the_next_page_after_revocation(
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
     # Refused for being revoked: the cookies are cleared, not silently refreshed.
-    assert response.cookies["access_token"].value == ""
-    assert response.cookies["refresh_token"].value == ""
+    assert response.cookies["__Host-access_token"].value == ""
+    assert response.cookies["__Host-refresh_token"].value == ""
 
 
 @REVOCATIONS

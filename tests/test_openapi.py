@@ -66,7 +66,7 @@ def test_error_responses_share_one_shape(schema):
 
 def test_the_cookie_authentication_scheme_is_described(schema):
     scheme = schema["components"]["securitySchemes"]["cookieAuth"]
-    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "cookie", "access_token")
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "cookie", "__Host-access_token")
     assert "X-CSRFToken" in scheme["description"]
     me = schema["paths"]["/api/auth/me/"]["get"]
     assert me["security"] == [{"cookieAuth": []}]

@@ -42,7 +42,8 @@ client = Client()
 page = client.get("/accounts/login/")
 assert page.status_code == 200, page.status_code
 signed_in = client.post("/accounts/login/", {"username": "alice", "password": "correct horse battery staple"})
-assert signed_in.status_code == 302 and "access_token" in signed_in.cookies, signed_in
+from tokens_app.conf import app_settings
+assert signed_in.status_code == 302 and app_settings.ACCESS_COOKIE in signed_in.cookies, signed_in
 home = client.get("/")
 assert home.status_code == 200 and b"Hello, alice" in home.content, home.status_code
 assert client.get("/api/auth/me/").status_code == 404

@@ -95,7 +95,7 @@ def api_client(username: str = "alice", **login_fields) -> Client:
     )
     assert response.status_code == 200, response.content
     # Signing in rotated the CSRF token, as django.contrib.auth.login does.
-    client.defaults["HTTP_X_CSRFTOKEN"] = client.cookies["csrftoken"].value
+    client.defaults["HTTP_X_CSRFTOKEN"] = client.cookies["__Host-csrftoken"].value
     return client
 
 

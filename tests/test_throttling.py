@@ -41,7 +41,7 @@ def test_form_refuses_a_locked_account_even_with_the_right_password(alice):
     response = login(client, "alice", PASSWORD)
 
     assert response.status_code == 429
-    assert "access_token" not in response.cookies
+    assert "__Host-access_token" not in response.cookies
     assert b"Too many failed sign-in attempts. Please try again in 5 minutes." in response.content
     assert 290 <= int(response["Retry-After"]) <= 300
 
@@ -56,7 +56,7 @@ def test_api_answers_429_with_retry_after_for_a_locked_account(alice):
     assert response.status_code == 429
     assert response.json()["code"] == "throttled"
     assert 290 <= int(response["Retry-After"]) <= 300
-    assert "access_token" not in response.cookies
+    assert "__Host-access_token" not in response.cookies
 
 
 def test_form_and_api_share_one_count(alice):
@@ -303,7 +303,7 @@ def ended_refresh(alice) -> str:
     refused, so it counts (junk that does not verify costs nothing)."""
     client = APIClient()
     assert api_login(client).status_code == 200
-    token = client.cookies["refresh_token"].value
+    token = client.cookies["__Host-refresh_token"].value
     assert client.post("/api/auth/logout/").status_code == 200
     return token
 
@@ -312,10 +312,10 @@ def test_refused_refresh_tokens_are_limited_per_ip(ended_refresh, settings):
     settings.TOKENS_REFRESH_IP_RATE = (3, timedelta(minutes=1))
     attacker = APIClient(enforce_csrf_checks=False)
     for _ in range(3):
-        attacker.cookies["refresh_token"] = ended_refresh
+        attacker.cookies["__Host-refresh_token"] = ended_refresh
         assert attacker.post("/api/auth/refresh/").status_code == 401
 
-    attacker.cookies["refresh_token"] = ended_refresh
+    attacker.cookies["__Host-refresh_token"] = ended_refresh
     response = attacker.post("/api/auth/refresh/")
 
     assert response.status_code == 429
@@ -327,16 +327,16 @@ def test_a_throttled_refresh_does_not_spend_a_good_token(ended_refresh, settings
     settings.TOKENS_REFRESH_IP_RATE = (1, timedelta(minutes=1))
     client = APIClient()
     assert api_login(client).status_code == 200
-    good = client.cookies["refresh_token"].value
-    client.cookies["refresh_token"] = ended_refresh
+    good = client.cookies["__Host-refresh_token"].value
+    client.cookies["__Host-refresh_token"] = ended_refresh
     client.post("/api/auth/refresh/")
 
-    client.cookies["refresh_token"] = good
+    client.cookies["__Host-refresh_token"] = good
     assert client.post("/api/auth/refresh/").status_code == 429
 
     # From another address the same token still works: it was not consumed.
     other = APIClient(REMOTE_ADDR="203.0.113.20")
-    other.cookies["refresh_token"] = good
+    other.cookies["__Host-refresh_token"] = good
     assert other.post("/api/auth/refresh/").status_code == 200
 
 
@@ -344,11 +344,11 @@ def test_silent_refresh_failures_count_too(ended_refresh, settings):
     settings.TOKENS_REFRESH_IP_RATE = (2, timedelta(minutes=1))
     browser = Client()
     for _ in range(2):
-        browser.cookies["refresh_token"] = ended_refresh
+        browser.cookies["__Host-refresh_token"] = ended_refresh
         assert browser.get("/").status_code == 302
 
     api = APIClient()
-    api.cookies["refresh_token"] = ended_refresh
+    api.cookies["__Host-refresh_token"] = ended_refresh
     assert api.post("/api/auth/refresh/").status_code == 429
 
 
@@ -356,16 +356,16 @@ def test_a_throttled_silent_refresh_keeps_the_browsers_cookies(ended_refresh, se
     settings.TOKENS_REFRESH_IP_RATE = (1, timedelta(minutes=1))
     browser = Client()
     assert login(browser).status_code == 302
-    good = browser.cookies["refresh_token"].value
-    del browser.cookies["access_token"]
+    good = browser.cookies["__Host-refresh_token"].value
+    del browser.cookies["__Host-access_token"]
     attacker = APIClient()
-    attacker.cookies["refresh_token"] = ended_refresh
+    attacker.cookies["__Host-refresh_token"] = ended_refresh
     attacker.post("/api/auth/refresh/")
 
     response = browser.get("/")
 
     assert response.status_code == 302  # not signed in while throttled...
-    assert "refresh_token" not in response.cookies  # ...but the token is neither spent nor cleared
+    assert "__Host-refresh_token" not in response.cookies  # ...but the token is neither spent nor cleared
     browser.defaults["REMOTE_ADDR"] = "203.0.113.30"
     assert browser.get("/").status_code == 200
-    assert browser.cookies["refresh_token"].value != good
+    assert browser.cookies["__Host-refresh_token"].value != good

@@ -66,11 +66,15 @@ def csrf_token(base: str) -> str:
     jar = SimpleCookie()
     for header in headers.get_all("Set-Cookie"):
         jar.load(header)
-    return jar["csrftoken"].value
+    return jar["__Host-csrftoken"].value
 
 
 def api_login(base: str, username: str, password: str, token: str, *, client: str | None = None):
-    headers = {"Content-Type": "application/json", "X-CSRFToken": token, "Cookie": f"csrftoken={token}"}
+    headers = {
+        "Content-Type": "application/json",
+        "X-CSRFToken": token,
+        "Cookie": f"__Host-csrftoken={token}",
+    }
     if client is not None:
         headers["X-Forwarded-For"] = client  # as the proxy writes it
     return request(
@@ -116,7 +120,10 @@ def test_reset_mail_per_address_is_counted_across_servers(servers):
             data=urllib.parse.urlencode(
                 {"email": "resetter@example.com", "csrfmiddlewaretoken": token}
             ).encode(),
-            headers={"Cookie": f"csrftoken={token}", "Content-Type": "application/x-www-form-urlencoded"},
+            headers={
+                "Cookie": f"__Host-csrftoken={token}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
         )
         assert (status, headers["Location"]) == (302, "/accounts/password_reset/done/")
 

@@ -123,7 +123,20 @@ MESSAGES = {
         "the header your proxy writes the client's address into, e.g. 'X-Forwarded-For', and "
         "TOKENS_TRUSTED_PROXY_COUNT to the number of proxies that append to it (docs/production.md).",
     ),
+    "E030": (
+        "The {cookie} cookie is named {name!r}, but {reason}: browsers refuse a __Host- cookie "
+        "that is not Secure, has a Domain, or a Path other than '/'.",
+        "Remove the __Host- prefix from {setting}, or {fix}.",
+    ),
+    "W030": (
+        "The {cookie} cookie {name!r} has no __Host- prefix while DEBUG is off: a sibling "
+        "subdomain can plant a same-named cookie for the parent domain (cookie tossing).",
+        "{fix}",
+    ),
 }
+
+# Only this host can set a cookie so named: no sibling subdomain can plant one.
+_HOST_PREFIX = "__Host-"
 
 
 def _format(template: str, fmt: dict) -> str:
@@ -321,3 +334,72 @@ def check_client_ip_source(app_configs=None, **kwargs):
     if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and not app_settings.CLIENT_IP_HEADER:
         return [_message(Warning, "W010")]
     return []
+
+
+def _prefixed_cookies() -> list[tuple[str, str, str, bool, str | None, str]]:
+    """The cookies the __Host- prefix protects (checks E030 and W030): what
+    each is, the setting naming it, its name, Secure, Domain and Path."""
+    return [
+        (
+            "access",
+            "TOKENS_ACCESS_COOKIE",
+            app_settings.ACCESS_COOKIE,
+            app_settings.COOKIE_SECURE,
+            app_settings.COOKIE_DOMAIN,
+            "/",
+        ),
+        (
+            "refresh",
+            "TOKENS_REFRESH_COOKIE",
+            app_settings.REFRESH_COOKIE,
+            app_settings.COOKIE_SECURE,
+            app_settings.COOKIE_DOMAIN,
+            app_settings.REFRESH_COOKIE_PATH,
+        ),
+        # Cookie authentication rests on Django's CSRF check; a CSRF token
+        # planted by a sibling subdomain would pass it.
+        (
+            "CSRF",
+            "CSRF_COOKIE_NAME",
+            settings.CSRF_COOKIE_NAME,
+            settings.CSRF_COOKIE_SECURE,
+            settings.CSRF_COOKIE_DOMAIN,
+            settings.CSRF_COOKIE_PATH,
+        ),
+    ]
+
+
+def _blockers(setting: str, secure: bool, domain: str | None, path: str) -> list[tuple[str, str]]:
+    """Why a cookie cannot carry the __Host- prefix: (the reason, what to change)."""
+    prefix = "TOKENS_COOKIE" if setting.startswith("TOKENS_") else "CSRF_COOKIE"
+    path_setting = "TOKENS_REFRESH_COOKIE_PATH" if setting == "TOKENS_REFRESH_COOKIE" else f"{prefix}_PATH"
+    found = []
+    if not secure:
+        found.append((f"{prefix}_SECURE is off", f"turn {prefix}_SECURE on"))
+    if domain:
+        found.append((f"{prefix}_DOMAIN is set", f"remove {prefix}_DOMAIN (host-only cookies)"))
+    if path != "/":
+        found.append((f"{path_setting} is {path!r}", f"set {path_setting} to '/'"))
+    return found
+
+
+@register(Tags.security)
+def check_cookie_prefixes(app_configs=None, **kwargs):
+    errors = []
+    for cookie, setting, name, secure, domain, path in _prefixed_cookies():
+        blockers = _blockers(setting, secure, domain, path)
+        if name.startswith(_HOST_PREFIX):
+            if blockers:
+                reason, fix = blockers[0]
+                errors.append(
+                    _message(Error, "E030", cookie=cookie, name=name, reason=reason, setting=setting, fix=fix)
+                )
+        elif not settings.DEBUG:
+            if blockers:
+                fix = "To use the __Host- prefix: " + "; ".join(fix for _, fix in blockers) + "."
+            elif setting.startswith("TOKENS_"):
+                fix = f"Name it '__Host-{name}', or remove {setting} (the default name has the prefix)."
+            else:
+                fix = f"Set {setting} = '__Host-{name}' (JavaScript clients read it by that name)."
+            errors.append(_message(Warning, "W030", cookie=cookie, name=name, fix=fix))
+    return errors

@@ -22,8 +22,11 @@ TOKENS_REFRESH_LIFETIME          14 days                      refresh token / id
 TOKENS_LEEWAY                    10 seconds                   clock skew tolerated on exp/iat
 TOKENS_ISSUER                    "tokens_app"                 the ``iss`` claim, required on verify
 TOKENS_MAX_TOKEN_BYTES           4096                         longer cookies are refused unparsed
-TOKENS_ACCESS_COOKIE             "access_token"               cookie names
-TOKENS_REFRESH_COOKIE            "refresh_token"
+TOKENS_ACCESS_COOKIE             "__Host-access_token"        cookie names; the ``__Host-`` prefix
+TOKENS_REFRESH_COOKIE            "__Host-refresh_token"       (no sibling subdomain can set them)
+                                                              needs Secure, no COOKIE_DOMAIN and,
+                                                              for refresh, REFRESH_COOKIE_PATH "/";
+                                                              else "access_token", "refresh_token"
 TOKENS_COOKIE_DOMAIN             None                         host-only cookies by default
 TOKENS_COOKIE_SECURE             not DEBUG                    Secure attribute
 TOKENS_COOKIE_SAMESITE           "Lax"                        SameSite attribute
@@ -163,11 +166,21 @@ class _Settings:
 
     @property
     def ACCESS_COOKIE(self) -> str:
-        return getattr(settings, "TOKENS_ACCESS_COOKIE", "access_token")
+        default = "__Host-access_token" if self.HOST_PREFIX_ALLOWED else "access_token"
+        return getattr(settings, "TOKENS_ACCESS_COOKIE", None) or default
 
     @property
     def REFRESH_COOKIE(self) -> str:
-        return getattr(settings, "TOKENS_REFRESH_COOKIE", "refresh_token")
+        allowed = self.HOST_PREFIX_ALLOWED and self.REFRESH_COOKIE_PATH == "/"
+        default = "__Host-refresh_token" if allowed else "refresh_token"
+        return getattr(settings, "TOKENS_REFRESH_COOKIE", None) or default
+
+    @property
+    def HOST_PREFIX_ALLOWED(self) -> bool:
+        """Whether cookies may carry the ``__Host-`` prefix: browsers accept
+        one only if Secure, with Path=/ and no Domain. Such a cookie can be
+        set by this host alone, never by a sibling subdomain (cookie tossing)."""
+        return bool(self.COOKIE_SECURE and not self.COOKIE_DOMAIN)
 
     @property
     def COOKIE_DOMAIN(self) -> str | None:

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from . import flows, revocation, throttling
 from .conf import app_settings
@@ -56,8 +57,10 @@ class _State:
     touched: bool = False
     pair: flows.TokenPair | None = None
     clear: bool = False
-    # Auth cookies that can never be a token of ours (tokens.is_malformed).
-    malformed: tuple[str, ...] = ()
+    # Auth cookies to clear on any answer: malformed (tokens.is_malformed).
+    discard: tuple[str, ...] = ()
+    # An auth cookie sent twice (a same-named one planted for a parent domain).
+    conflicting: bool = False
     # The answer was made from the auth cookies (a page's request.user, or
     # the API's authentication): it is that user's alone.
     read_cookies: bool = False
@@ -102,6 +105,12 @@ def _say_why(request: HttpRequest, error: TokenError) -> None:
     messages.warning(request, text, fail_silently=True)
 
 
+_CONFLICTING_COOKIES = _lazy(
+    "Your browser sent two sign-in cookies for this site; one may have been set by another site "
+    "under the same domain. You have been signed out. If this persists, clear this site's cookies."
+)
+
+
 def resolve_user(request: HttpRequest):
     state: _State = request._tokens_state
     state.touched = True
@@ -110,6 +119,9 @@ def resolve_user(request: HttpRequest):
         state.clear = True
         _say_why(request, error)
 
+    if state.conflicting:
+        messages.warning(request, _CONFLICTING_COOKIES, fail_silently=True)
+        return AnonymousUser()
     access = request.COOKIES.get(app_settings.ACCESS_COOKIE)
     refresh = request.COOKIES.get(app_settings.REFRESH_COOKIE)
     state.read_cookies = bool(access or refresh)
@@ -203,7 +215,18 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
     """
 
     def process_request(self, request: HttpRequest) -> None:
-        request._tokens_state = _State(malformed=_malformed_cookies(request))
+        duplicated = _duplicated_cookies(request)
+        if duplicated:
+            # Two cookies of one name: one was planted by a sibling subdomain
+            # for the parent domain, and which is ours cannot be told (both
+            # may be validly signed; Django keeps the last). Signed out,
+            # rather than silently working inside someone else's account.
+            logger.warning("duplicate auth cookies %s: treated as signed out", ",".join(duplicated))
+            for name in (app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE):
+                request.COOKIES.pop(name, None)
+            request._tokens_state = _State(conflicting=True)
+        else:
+            request._tokens_state = _State(discard=_malformed_cookies(request))
         request.token_claims: Claims | None = None
         request.user = SimpleLazyObject(partial(resolve_user, request))
         request.auser = partial(sync_to_async(_resolved_user), request)
@@ -212,11 +235,14 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
         state: _State | None = getattr(request, "_tokens_state", None)
         if state is None:
             return response
+        if state.conflicting:
+            _keep_conflicting_cookies(response)
+            return response
         if state.touched:
             _update_cookies(response, state)
-        if state.malformed:
+        if state.discard:
             patch_vary_headers(response, ("Cookie",))
-        for name in state.malformed:
+        for name in state.discard:
             if name not in response.cookies:
                 # Never a token of ours, whatever the page did: cleared on
                 # any answer (even one that did not look at the user, even a
@@ -225,6 +251,29 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
         if state.read_cookies or _sets_auth_cookies(response):
             _keep_private(response)
         return response
+
+
+def _keep_conflicting_cookies(response: HttpResponse) -> None:
+    """Never delete our cookies while a planted twin is present: only ours
+    (host-only) would go, and the next request would carry the planted one
+    alone, inside the attacker's account. Both stay, so every request is
+    refused until the planted one expires; a fresh login's cookies still go
+    out (that browser stays signed out while the twin remains)."""
+    patch_vary_headers(response, ("Cookie",))
+    for name in (app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE):
+        morsel = response.cookies.get(name)
+        if morsel is not None and morsel.value == "":
+            del response.cookies[name]
+
+
+def _duplicated_cookies(request: HttpRequest) -> tuple[str, ...]:
+    """The auth cookie names the raw Cookie header carries more than once."""
+    raw = request.META.get("HTTP_COOKIE", "")
+    names = (app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE)
+    if not raw or not any(raw.count(name) > 1 for name in names):
+        return ()  # the common case, without splitting the header
+    sent = [part.partition("=")[0].strip() for part in raw.split(";")]
+    return tuple(name for name in names if sent.count(name) > 1)
 
 
 def _malformed_cookies(request: HttpRequest) -> tuple[str, ...]:

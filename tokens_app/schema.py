@@ -15,6 +15,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 
+from .conf import app_settings
+
 
 class CookieTokenScheme(OpenApiAuthenticationExtension):
     target_class = "tokens_app.authentication.CookieTokenAuthentication"
@@ -24,11 +26,11 @@ class CookieTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "apiKey",
             "in": "cookie",
-            "name": getattr(settings, "TOKENS_ACCESS_COOKIE", "access_token"),
+            "name": app_settings.ACCESS_COOKIE,
             "description": (
                 "The access token cookie set by /api/auth/login/ and /api/auth/refresh/. "
-                "Unsafe methods also need the csrftoken cookie echoed in an X-CSRFToken header "
-                "(get it from /api/auth/csrf/)."
+                f"Unsafe methods also need the {settings.CSRF_COOKIE_NAME} cookie echoed in an "
+                "X-CSRFToken header (get it from /api/auth/csrf/)."
             ),
         }
 
@@ -54,7 +56,7 @@ _DESCRIPTIONS = {
 
 def refresh_cookie() -> OpenApiParameter:
     return OpenApiParameter(
-        getattr(settings, "TOKENS_REFRESH_COOKIE", "refresh_token"),
+        app_settings.REFRESH_COOKIE,
         OpenApiTypes.STR,
         location=OpenApiParameter.COOKIE,
         required=False,

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "a brand new horse battery staple 42"
 SESSION_ENDED = "Your session has ended"
-AUTH_COOKIES = {"access_token", "refresh_token"}
+AUTH_COOKIES = {"__Host-access_token", "__Host-refresh_token"}
 
 
 def sign_in(page, username: str, password: str) -> None:
@@ -35,7 +35,7 @@ def cookies(context) -> dict[str, dict]:
 def wait_for_access_cookie_to_expire(context, timeout: float = 6.0) -> None:
     """Sleep until the browser itself has dropped the short-lived access cookie."""
     deadline = time.monotonic() + timeout
-    while "access_token" in cookies(context):
+    while "__Host-access_token" in cookies(context):
         assert time.monotonic() < deadline, "the access cookie outlived its lifetime"
         time.sleep(0.25)
 
@@ -76,14 +76,14 @@ def test_signing_in_lands_on_the_page_asked_for_with_httponly_secure_lax_cookies
 
     # Page scripts see the (deliberately readable) CSRF cookie, but no token.
     visible_to_scripts = {c.split("=")[0].strip() for c in page.evaluate("document.cookie").split(";")}
-    assert "csrftoken" in visible_to_scripts
+    assert "__Host-csrftoken" in visible_to_scripts
     assert not AUTH_COOKIES & visible_to_scripts
 
     # Secure cookies set over http://localhost are kept because Chromium
     # counts localhost as a secure context; this page loaded signed in with them.
     assert page.evaluate("window.isSecureContext") is True
     jar = cookies(page.context)
-    for name, lifetime in (("access_token", 5 * 60), ("refresh_token", 14 * 24 * 3600)):
+    for name, lifetime in (("__Host-access_token", 5 * 60), ("__Host-refresh_token", 14 * 24 * 3600)):
         cookie = jar[name]
         assert cookie["httpOnly"] is True
         assert cookie["secure"] is True
@@ -99,7 +99,7 @@ def test_pages_and_forms_keep_working_after_the_access_token_expires(
     settings.TOKENS_ACCESS_LIFETIME = timedelta(seconds=2)
     sign_in(page, "alice", password)
     expect(page.get_by_role("heading", name="Hello, alice")).to_be_visible()
-    first_refresh = cookies(page.context)["refresh_token"]["value"]
+    first_refresh = cookies(page.context)["__Host-refresh_token"]["value"]
 
     wait_for_access_cookie_to_expire(page.context)
     with page.expect_response("**/accounts/password_change/") as answer:
@@ -109,9 +109,11 @@ def test_pages_and_forms_keep_working_after_the_access_token_expires(
     # The page came with a new token pair (read from the response: the new
     # access cookie itself may be gone again by now on a slow machine).
     set_cookies = " ".join(answer.value.header_values("set-cookie"))
-    assert "access_token=ey" in set_cookies, "the page was served without a silent refresh"
-    assert "refresh_token=ey" in set_cookies
-    assert cookies(page.context)["refresh_token"]["value"] != first_refresh, "refresh token not rotated"
+    assert "__Host-access_token=ey" in set_cookies, "the page was served without a silent refresh"
+    assert "__Host-refresh_token=ey" in set_cookies
+    assert cookies(page.context)["__Host-refresh_token"]["value"] != first_refresh, (
+        "refresh token not rotated"
+    )
 
     # The form is filled slowly: the access token is gone again when it is sent.
     page.get_by_label("Old password").fill(password)
@@ -187,7 +189,7 @@ def test_resetting_a_forgotten_password_logs_out_the_other_browser(
     expect(page.get_by_role("heading", name="Hello, alice")).to_be_visible()
 
     # The phone's next refresh is refused: its access token is dropped to force one.
-    phone.context.clear_cookies(name="access_token")
+    phone.context.clear_cookies(name="__Host-access_token")
     phone.reload()
     expect(phone).to_have_url(f"{live_server.url}/accounts/login/?next=/")
     expect(message(phone)).to_contain_text(SESSION_ENDED)
@@ -235,7 +237,7 @@ def test_an_admin_force_logout_sends_the_user_to_the_login_page_saying_why(
         # its few minutes; the refresh that follows is refused.
         user.reload()
         expect(user.get_by_role("heading", name="Hello, alice")).to_be_visible()
-        user.context.clear_cookies(name="access_token")
+        user.context.clear_cookies(name="__Host-access_token")
     user.goto("/accounts/sessions/")
     expect(user).to_have_url(f"{live_server.url}/accounts/login/?next=/accounts/sessions/")
     expect(message(user)).to_contain_text(SESSION_ENDED)
@@ -264,7 +266,7 @@ def test_the_sessions_page_lists_both_browsers_and_ends_the_other_one(
 
     # The access token runs out while the page is open: the action still works.
     settings.TOKENS_ACCESS_LIFETIME = timedelta(seconds=1)
-    laptop.context.clear_cookies(name="access_token")
+    laptop.context.clear_cookies(name="__Host-access_token")
     laptop.get_by_role("button", name="Log out Safari on iPhone").click()
 
     expect(laptop).to_have_url(f"{live_server.url}/accounts/sessions/")
@@ -272,7 +274,7 @@ def test_the_sessions_page_lists_both_browsers_and_ends_the_other_one(
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text("Chrome on Linux")
 
-    phone.context.clear_cookies(name="access_token")
+    phone.context.clear_cookies(name="__Host-access_token")
     phone.get_by_role("link", name="Your devices").click()
     expect(phone).to_have_url(f"{live_server.url}/accounts/login/?next=/accounts/sessions/")
     expect(message(phone)).to_contain_text(SESSION_ENDED)
@@ -338,7 +340,7 @@ def test_a_wrong_password_is_reported_on_the_form_and_the_username_kept(page, ex
 
 def test_a_form_sent_without_its_csrf_cookie_explains_what_to_do(page, expect, alice, password):
     page.goto("/accounts/login/")
-    page.context.clear_cookies(name="csrftoken")  # as after "clear cookies" with the page open
+    page.context.clear_cookies(name="__Host-csrftoken")  # as after "clear cookies" with the page open
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password", exact=True).fill(password)
     with page.expect_response("**/accounts/login/") as answer:
@@ -414,8 +416,8 @@ def test_remember_me_decides_whether_closing_the_browser_signs_out(
     shared.get_by_role("button", name="Sign in").click()
     expect(account_nav(shared)).to_contain_text("Signed in as alice")
     jar = cookies(shared.context)
-    assert jar["access_token"]["expires"] == -1
-    assert jar["refresh_token"]["expires"] == -1
+    assert jar["__Host-access_token"]["expires"] == -1
+    assert jar["__Host-refresh_token"]["expires"] == -1
     shared.goto("/accounts/sessions/")
     expect(shared.get_by_role("table")).to_contain_text("Until the browser closes")
 
@@ -427,7 +429,7 @@ def test_remember_me_decides_whether_closing_the_browser_signs_out(
     mine = new_context().new_page()
     sign_in(mine, "alice", password)
     expect(account_nav(mine)).to_contain_text("Signed in as alice")
-    assert cookies(mine.context)["refresh_token"]["expires"] > time.time() + 13 * 86400
+    assert cookies(mine.context)["__Host-refresh_token"]["expires"] > time.time() + 13 * 86400
     reopened = restart_browser(new_context, mine.context)
     reopened.goto("/accounts/sessions/")
     expect(account_nav(reopened)).to_contain_text("Signed in as alice")

@@ -67,7 +67,7 @@ def sign_in(client, **extra) -> tuple[str, str]:
     """Sign in through the HTML form; the (access, refresh) cookies the site set."""
     response = login(client, **extra)
     assert response.status_code == 302, response.content
-    return client.cookies["access_token"].value, client.cookies["refresh_token"].value
+    return client.cookies["__Host-access_token"].value, client.cookies["__Host-refresh_token"].value
 
 
 def token_checks() -> list[str]:

@@ -28,7 +28,7 @@ def me(client: Client):
 def api_client_of(client: Client) -> Client:
     """The same access token without the refresh cookie: no silent refresh hides a refusal."""
     other = Client()
-    other.cookies["access_token"] = client.cookies["access_token"].value
+    other.cookies["__Host-access_token"] = client.cookies["__Host-access_token"].value
     return other
 
 
@@ -160,7 +160,7 @@ def test_token_signed_with_an_unpublished_key_pair_is_refused(alice, key_pairs, 
     forged = sign(header_of(access), payload_of(access), load_private(foreign.private))
     assert header_of(forged)["kid"] == published_kid
     other = Client()
-    other.cookies["access_token"] = forged
+    other.cookies["__Host-access_token"] = forged
 
     response = me(other)
 
@@ -176,7 +176,7 @@ def test_switching_the_access_algorithm_signs_nobody_out(alice, key_pairs, use_k
     response = client.get("/")
 
     assert response.status_code == 200
-    assert header_of(response.cookies["access_token"].value)["alg"] == "EdDSA"
+    assert header_of(response.cookies["__Host-access_token"].value)["alg"] == "EdDSA"
 
 
 def test_audience_is_issued_and_required_when_configured(alice, key_pairs, use_keys, settings):

@@ -90,7 +90,7 @@ def sign_in_over_http(site: str, username: str = "alice", password: str = PASSWO
         headers={
             "Content-Type": "application/json",
             "X-CSRFToken": csrf,
-            "Cookie": f"csrftoken={cookie['csrftoken'].value}",
+            "Cookie": f"__Host-csrftoken={cookie['__Host-csrftoken'].value}",
         },
         body=json.dumps({"username": username, "password": password}).encode(),
     )
@@ -98,7 +98,7 @@ def sign_in_over_http(site: str, username: str = "alice", password: str = PASSWO
     jar = SimpleCookie()
     for value in headers.get_all("Set-Cookie"):
         jar.load(value)
-    return jar["access_token"].value
+    return jar["__Host-access_token"].value
 
 
 def call(resource: str, token: str) -> tuple[int, dict]:

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.server, pytest.mark.django_db(transaction=True)]
 
 def _refresh_with(raw_refresh: str):
     client = Client()
-    client.cookies["refresh_token"] = raw_refresh
+    client.cookies["__Host-refresh_token"] = raw_refresh
     return client.post("/api/auth/refresh/")
 
 
@@ -34,13 +34,13 @@ def _signed_in(username: str = "alice") -> Client:
 
 def test_twenty_simultaneous_refreshes_of_one_token_all_get_the_same_new_token(alice):
     client = _signed_in()
-    raw = client.cookies["refresh_token"].value
+    raw = client.cookies["__Host-refresh_token"].value
     old_jti = verify_refresh(raw).jti
 
     responses = run_at_once(*[lambda: _refresh_with(raw)] * 20)
 
     assert [r.status_code for r in responses] == [200] * 20
-    jtis = {verify_refresh(r.cookies["refresh_token"].value).jti for r in responses}
+    jtis = {verify_refresh(r.cookies["__Host-refresh_token"].value).jti for r in responses}
     session = LoginSession.objects.get(user=alice)
     # One rotation; the other 19 arrived with the now-previous token inside
     # the grace window and were handed the same current token.
@@ -51,8 +51,8 @@ def test_twenty_simultaneous_refreshes_of_one_token_all_get_the_same_new_token(a
 
 
 def _refused(client: Client, access: str, refresh: str) -> None:
-    client.cookies["access_token"] = access
-    client.cookies["refresh_token"] = refresh
+    client.cookies["__Host-access_token"] = access
+    client.cookies["__Host-refresh_token"] = refresh
     me = client.get("/api/auth/me/")
     assert me.status_code == 401
     assert me.json()["code"] == "token_revoked"
@@ -64,7 +64,10 @@ def _refused(client: Client, access: str, refresh: str) -> None:
 @pytest.mark.parametrize("round_", range(8))
 def test_a_bump_racing_a_refresh_never_leaves_an_old_version_token_alive(alice, round_):
     client = _signed_in()
-    access, refresh = client.cookies["access_token"].value, client.cookies["refresh_token"].value
+    access, refresh = (
+        client.cookies["__Host-access_token"].value,
+        client.cookies["__Host-refresh_token"].value,
+    )
     old_version = verify_access(access).ver
 
     bumped, refreshed = run_at_once(
@@ -76,8 +79,8 @@ def test_a_bump_racing_a_refresh_never_leaves_an_old_version_token_alive(alice, 
     # Either order is legitimate: the refresh lost (refused) or won (new
     # tokens, still carrying the old version). Whatever it handed out is dead now.
     if refreshed.status_code == 200:
-        new_access = refreshed.cookies["access_token"].value
-        new_refresh = refreshed.cookies["refresh_token"].value
+        new_access = refreshed.cookies["__Host-access_token"].value
+        new_refresh = refreshed.cookies["__Host-refresh_token"].value
         assert verify_access(new_access).ver == old_version
         _refused(Client(), new_access, new_refresh)
     else:
@@ -109,8 +112,8 @@ def test_two_concurrent_bumps_add_two_and_only_the_latest_version_is_accepted(
     # ...and a token minted at the intermediate version is refused.
     between = django_user_model.objects.get(pk=alice.pk)
     between.token_version = before + 1
-    sid = verify_access(fresh.cookies["access_token"].value).sid
+    sid = verify_access(fresh.cookies["__Host-access_token"].value).sid
     stale = Client()
-    stale.cookies["access_token"] = issue_access(between, session_id=sid).token
+    stale.cookies["__Host-access_token"] = issue_access(between, session_id=sid).token
     me = stale.get("/api/auth/me/")
     assert (me.status_code, me.json()["code"]) == (401, "token_revoked")

@@ -28,6 +28,7 @@ from tests.sessions_support import (
     refresh_cookie,
 )
 from tokens_app import revocation, versions
+from tokens_app.conf import app_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -181,7 +182,7 @@ def test_the_stock_admin_login_page_sets_our_cookies_and_opens_the_admin(django_
         "/stock-admin/login/", {"username": "admin", "password": "password", "next": "/admin/"}
     )
     assert response.status_code == 302, response.content
-    assert response.cookies["access_token"].value
+    assert response.cookies[app_settings.ACCESS_COOKIE].value
     assert client.get("/admin/").status_code == 200
     refresh = refresh_cookie(client)
     force_logout("admin")
