@@ -895,3 +895,36 @@ def test_the_admin_session_list_shows_and_filters_remembered_sessions(staff, ali
     assert page.status_code == 200
     assert "Remembered" in page.content.decode()
     assert list(page.context["cl"].queryset.values_list("user__username", flat=True)) == ["alice"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("TOKENS_SESSION_MAX_LIFETIME", timedelta(0)),
+        ("TOKENS_BROWSER_SESSION_MAX_LIFETIME", 3600),
+        ("TOKENS_REAUTHENTICATION_TIMEOUT", timedelta(minutes=-1)),
+        ("TOKENS_NEW_DEVICE_LINK_MAX_AGE", None),
+        ("TOKENS_SESSION_LIMIT", 0),
+        ("TOKENS_SESSION_LIMIT", "3"),
+    ],
+)
+def test_a_policy_setting_out_of_range_stops_start_up_naming_it(settings, setting, value):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    setattr(settings, setting, value)
+    with pytest.raises(SystemCheckError, match=f"tokens_app.E007.*{setting}"):
+        call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_a_browser_session_outliving_a_remembered_one_is_a_warning(settings):
+    import io
+
+    from django.core.management import call_command
+
+    settings.TOKENS_BROWSER_SESSION_MAX_LIFETIME = timedelta(days=60)
+    err = io.StringIO()
+    call_command("check", stdout=io.StringIO(), stderr=err)  # a warning does not stop start-up
+    assert "tokens_app.W008" in err.getvalue()

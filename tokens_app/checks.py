@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
@@ -71,6 +73,16 @@ MESSAGES = {
         "Immediate revocation is on with a per-process cache: other worker processes learn of a "
         "revocation only when their cached version expires (TOKENS_VERSION_CACHE_TIMEOUT).",
         "Set REDIS_URL so every app server shares one cache.",
+    ),
+    # Session policies (docs/sessions.md#session-policies).
+    "E007": (
+        "{name} is {value!r}: it must be {expected}.",
+        "Fix {name} in your settings (docs/sessions.md lists each policy with its default).",
+    ),
+    "W008": (
+        "Sessions without remember me may last {browser}, longer than remembered ones ({remembered}).",
+        "Set TOKENS_BROWSER_SESSION_MAX_LIFETIME (BROWSER_SESSION_MAX_LIFETIME) below "
+        "TOKENS_SESSION_MAX_LIFETIME (SESSION_MAX_LIFETIME): unticking remember me should mean shorter.",
     ),
 }
 
@@ -163,4 +175,39 @@ def check_lifetimes_and_cookies(app_configs=None, **kwargs):
         errors.append(_message(Warning, "W003", value=app_settings.COOKIE_SAMESITE))
     if app_settings.IMMEDIATE_REVOCATION and not app_settings.SHARED_CACHE:
         errors.append(_message(Warning, "W005"))
+    return errors
+
+
+@register(Tags.security)
+def check_session_policies(app_configs=None, **kwargs):
+    errors = []
+    positive = "a positive timedelta"
+    for name, value in (
+        ("TOKENS_SESSION_MAX_LIFETIME", app_settings.SESSION_MAX_LIFETIME),
+        ("TOKENS_BROWSER_SESSION_MAX_LIFETIME", app_settings.BROWSER_SESSION_MAX_LIFETIME),
+        ("TOKENS_REAUTHENTICATION_TIMEOUT", app_settings.REAUTHENTICATION_TIMEOUT),
+        ("TOKENS_NEW_DEVICE_LINK_MAX_AGE", app_settings.NEW_DEVICE_LINK_MAX_AGE),
+    ):
+        if not isinstance(value, timedelta) or value <= timedelta(0):
+            errors.append(_message(Error, "E007", name=name, value=value, expected=positive))
+    limit = app_settings.SESSION_LIMIT
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        errors.append(
+            _message(
+                Error,
+                "E007",
+                name="TOKENS_SESSION_LIMIT",
+                value=limit,
+                expected="None or a whole number >= 1",
+            )
+        )
+    if not errors and app_settings.BROWSER_SESSION_MAX_LIFETIME > app_settings.SESSION_MAX_LIFETIME:
+        errors.append(
+            _message(
+                Warning,
+                "W008",
+                browser=app_settings.BROWSER_SESSION_MAX_LIFETIME,
+                remembered=app_settings.SESSION_MAX_LIFETIME,
+            )
+        )
     return errors
