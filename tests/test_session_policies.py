@@ -554,6 +554,27 @@ def test_a_sign_in_from_a_new_device_mails_the_owner_naming_device_network_and_t
     assert (event.user, event.detail["network"]) == (alice, "198.51.100.0/24")
 
 
+def test_a_device_whose_sessions_were_pruned_is_still_known(alice):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    laptop = device()
+    device(user_agent=CHROME_WINDOWS, ip="198.51.100.9")
+    mail.outbox.clear()
+    # Both sessions reached their end long ago and the daily prune deleted them.
+    LoginSession.objects.update(expires_at=datetime.now(UTC) - timedelta(days=1))
+    call_command("prune_sessions", stdout=StringIO())
+    assert not LoginSession.objects.exists()
+    del laptop
+
+    device()  # the same laptop on the same network
+    device(user_agent=CHROME_WINDOWS, ip="198.51.100.77")
+    assert mail.outbox == []
+    device(user_agent=IPHONE, ip="192.0.2.1")  # still told about a really new one
+    assert len(mail.outbox) == 1
+
+
 def test_ipv6_networks_are_compared_by_their_48(alice):
     device(ip="2001:db8:1:2::10")
     device(ip="2001:db8:1:ffff::20")

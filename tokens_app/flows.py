@@ -127,7 +127,16 @@ def log_in(request, user, *, now: datetime | None = None, remember: bool = True)
         rotate_token(request)
     # Django's own receiver updates last_login; other apps may listen too.
     user_logged_in.send(sender=user.__class__, request=request, user=user)
-    audit.record(AuditEvent.Kind.LOGIN, user=user, request=request, session=str(session.pk))
+    # The device and network also let new-device alerts recognise a device
+    # whose session rows prune_sessions has deleted (alerts.py).
+    audit.record(
+        AuditEvent.Kind.LOGIN,
+        user=user,
+        request=request,
+        session=str(session.pk),
+        device=session.user_agent,
+        network=session.network,
+    )
     _enforce_session_limit(session, request=request)
     alerts.notify_if_new_device(request, session, now=now)
     return pair
