@@ -555,6 +555,27 @@ def test_a_sign_in_from_a_new_device_mails_the_owner_naming_device_network_and_t
     assert (event.user, event.detail["network"]) == (alice, "198.51.100.0/24")
 
 
+def test_a_device_whose_sessions_were_pruned_is_still_known(alice):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    laptop = device()
+    device(user_agent=CHROME_WINDOWS, ip="198.51.100.9")
+    mail.outbox.clear()
+    # Both sessions reached their end long ago and the daily prune deleted them.
+    LoginSession.objects.update(expires_at=datetime.now(UTC) - timedelta(days=1))
+    call_command("prune_sessions", stdout=StringIO())
+    assert not LoginSession.objects.exists()
+    del laptop
+
+    device()  # the same laptop on the same network
+    device(user_agent=CHROME_WINDOWS, ip="198.51.100.77")
+    assert mail.outbox == []
+    device(user_agent=IPHONE, ip="192.0.2.1")  # still told about a really new one
+    assert len(mail.outbox) == 1
+
+
 def test_ipv6_networks_are_compared_by_their_48(alice):
     device(ip="2001:db8:1:2::10")
     device(ip="2001:db8:1:ffff::20")
@@ -896,3 +917,36 @@ def test_the_admin_session_list_shows_and_filters_remembered_sessions(staff, ali
     assert page.status_code == 200
     assert "Remembered" in page.content.decode()
     assert list(page.context["cl"].queryset.values_list("user__username", flat=True)) == ["alice"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("TOKENS_SESSION_MAX_LIFETIME", timedelta(0)),
+        ("TOKENS_BROWSER_SESSION_MAX_LIFETIME", 3600),
+        ("TOKENS_REAUTHENTICATION_TIMEOUT", timedelta(minutes=-1)),
+        ("TOKENS_NEW_DEVICE_LINK_MAX_AGE", None),
+        ("TOKENS_SESSION_LIMIT", 0),
+        ("TOKENS_SESSION_LIMIT", "3"),
+    ],
+)
+def test_a_policy_setting_out_of_range_stops_start_up_naming_it(settings, setting, value):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    setattr(settings, setting, value)
+    with pytest.raises(SystemCheckError, match=f"tokens_app.E007.*{setting}"):
+        call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_a_browser_session_outliving_a_remembered_one_is_a_warning(settings):
+    import io
+
+    from django.core.management import call_command
+
+    settings.TOKENS_BROWSER_SESSION_MAX_LIFETIME = timedelta(days=60)
+    err = io.StringIO()
+    call_command("check", stdout=io.StringIO(), stderr=err)  # a warning does not stop start-up
+    assert "tokens_app.W008" in err.getvalue()

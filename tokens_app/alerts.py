@@ -58,7 +58,13 @@ def _alert_counter(user) -> Counter:
 
 
 def _is_new_device(session: LoginSession) -> bool:
-    """True if the account has signed in before, never from this device and network."""
+    """True if the account has signed in before, never from this device and network.
+
+    The session rows answer first (one query, the usual case: a device that
+    is still, or was recently, signed in); rows that prune_sessions deleted
+    are remembered by the audit trail's login events, which name the device
+    and network.
+    """
     seen = (
         LoginSession.objects.filter(user_id=session.user_id)
         .exclude(pk=session.pk)
@@ -67,7 +73,14 @@ def _is_new_device(session: LoginSession) -> bool:
             same=Count("pk", filter=Q(user_agent=session.user_agent, network=session.network)),
         )
     )
-    return bool(seen["earlier"]) and not seen["same"]
+    if seen["same"]:
+        return False
+    logins = AuditEvent.objects.filter(user_id=session.user_id, kind=AuditEvent.Kind.LOGIN).exclude(
+        detail__session=str(session.pk)
+    )
+    if not seen["earlier"] and not logins.exists():
+        return False  # the account's first sign-in
+    return not logins.filter(detail__device=session.user_agent, detail__network=session.network).exists()
 
 
 def notify_if_new_device(request, session: LoginSession, *, now: datetime | None = None) -> bool:

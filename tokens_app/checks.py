@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from string import Formatter
 
 from django.conf import settings
@@ -132,6 +133,16 @@ MESSAGES = {
         "The {cookie} cookie {name!r} has no __Host- prefix while DEBUG is off: a sibling "
         "subdomain can plant a same-named cookie for the parent domain (cookie tossing).",
         "{fix}",
+    ),
+    # Session policies (docs/sessions.md#session-policies).
+    "E007": (
+        "{name} is {value!r}: it must be {expected}.",
+        "Fix {name} in your settings (docs/sessions.md lists each policy with its default).",
+    ),
+    "W008": (
+        "Sessions without remember me may last {browser}, longer than remembered ones ({remembered}).",
+        "Set TOKENS_BROWSER_SESSION_MAX_LIFETIME (BROWSER_SESSION_MAX_LIFETIME) below "
+        "TOKENS_SESSION_MAX_LIFETIME (SESSION_MAX_LIFETIME): unticking remember me should mean shorter.",
     ),
 }
 
@@ -402,4 +413,38 @@ def check_cookie_prefixes(app_configs=None, **kwargs):
             else:
                 fix = f"Set {setting} = '__Host-{name}' (JavaScript clients read it by that name)."
             errors.append(_message(Warning, "W030", cookie=cookie, name=name, fix=fix))
+
+
+@register(Tags.security)
+def check_session_policies(app_configs=None, **kwargs):
+    errors = []
+    positive = "a positive timedelta"
+    for name, value in (
+        ("TOKENS_SESSION_MAX_LIFETIME", app_settings.SESSION_MAX_LIFETIME),
+        ("TOKENS_BROWSER_SESSION_MAX_LIFETIME", app_settings.BROWSER_SESSION_MAX_LIFETIME),
+        ("TOKENS_REAUTHENTICATION_TIMEOUT", app_settings.REAUTHENTICATION_TIMEOUT),
+        ("TOKENS_NEW_DEVICE_LINK_MAX_AGE", app_settings.NEW_DEVICE_LINK_MAX_AGE),
+    ):
+        if not isinstance(value, timedelta) or value <= timedelta(0):
+            errors.append(_message(Error, "E007", name=name, value=value, expected=positive))
+    limit = app_settings.SESSION_LIMIT
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        errors.append(
+            _message(
+                Error,
+                "E007",
+                name="TOKENS_SESSION_LIMIT",
+                value=limit,
+                expected="None or a whole number >= 1",
+            )
+        )
+    if not errors and app_settings.BROWSER_SESSION_MAX_LIFETIME > app_settings.SESSION_MAX_LIFETIME:
+        errors.append(
+            _message(
+                Warning,
+                "W008",
+                browser=app_settings.BROWSER_SESSION_MAX_LIFETIME,
+                remembered=app_settings.SESSION_MAX_LIFETIME,
+            )
+        )
     return errors

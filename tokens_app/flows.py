@@ -152,7 +152,16 @@ def _start_session(request, user, *, now: datetime | None, remember: bool = True
     if request is not None:
         # The cookie that lets this browser past the account-wide login limit later.
         pair = replace(pair, device=throttling.device_cookie_value(user))
-    audit.record(AuditEvent.Kind.LOGIN, user=user, request=request, session=str(session.pk))
+    # The device and network also let new-device alerts recognise a device
+    # whose session rows prune_sessions has deleted (alerts.py).
+    audit.record(
+        AuditEvent.Kind.LOGIN,
+        user=user,
+        request=request,
+        session=str(session.pk),
+        device=session.user_agent,
+        network=session.network,
+    )
     _enforce_session_limit(session, request=request)
     alerts.notify_if_new_device(request, session, now=now)
     return pair

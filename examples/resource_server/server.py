@@ -3,8 +3,9 @@
 A separate process with no database, no shared secret and no Django: it reads
 ``Authorization: Bearer <access token>``, finds the public key named by the
 token's ``kid`` in the site's JWKS (PyJWT's ``PyJWKClient``, cached), and
-checks signature, ``iss``, ``aud`` (if configured), ``exp`` and ``typ ==
-"access"``. Anything else is a 401. See README.md in this folder.
+checks the header's ``typ`` (``at+jwt``, RFC 9068), signature, ``iss``,
+``aud`` (if configured), ``exp`` and ``typ == "access"``. Anything else is a
+401. See README.md in this folder.
 
     JWKS_URL=https://auth.example.com/.well-known/jwks.json \\
     TOKEN_ISSUER=authproject python examples/resource_server/server.py
@@ -34,6 +35,12 @@ ALLOWED_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
 FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
 KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TOKEN_BYTES = 4096
+# RFC 9068 section 4: an access token is typed "at+jwt" (or its full media
+# type). Tokens the site issued before it typed them say "JWT": accepted while
+# ACCEPT_UNTYPED_TOKENS is on (the site's TOKENS_ACCEPT_UNTYPED_TOKENS, the
+# same one REFRESH_LIFETIME after its deploy).
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+LEGACY_TOKEN_TYPES = frozenset({None, "jwt"})
 
 
 class Unauthorized(Exception):
@@ -52,6 +59,7 @@ class Config:
     leeway: int = 10
     jwks_cache_seconds: int = 300
     jwks_refresh_cooldown: int = 30
+    accept_untyped: bool = True
 
     @classmethod
     def from_env(cls) -> Config:
@@ -62,6 +70,7 @@ class Config:
             leeway=int(os.environ.get("TOKEN_LEEWAY", "10")),
             jwks_cache_seconds=int(os.environ.get("JWKS_CACHE_SECONDS", "300")),
             jwks_refresh_cooldown=int(os.environ.get("JWKS_REFRESH_COOLDOWN", "30")),
+            accept_untyped=os.environ.get("ACCEPT_UNTYPED_TOKENS", "1") == "1",
         )
 
 
@@ -90,6 +99,13 @@ class Verifier:
             raise Unauthorized(f"algorithm {alg!r} not allowed")
         if FORBIDDEN_HEADERS & header.keys():
             raise Unauthorized("forbidden header")
+        token_type = header.get("typ")
+        if isinstance(token_type, str):
+            token_type = token_type.lower()  # media types compare case-insensitively
+        if token_type not in ACCESS_TOKEN_TYPES and not (
+            self.config.accept_untyped and token_type in LEGACY_TOKEN_TYPES
+        ):
+            raise Unauthorized(f"header typ {header.get('typ')!r} is not an access token's")
         if not isinstance(kid, str) or not KID.match(kid):
             raise Unauthorized("bad kid")
         try:

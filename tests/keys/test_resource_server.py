@@ -224,3 +224,24 @@ def test_tokens_failing_a_claim_check_are_refused(alice, settings, key_pairs, si
     assert call(resource, jku)[0] == 401
     stranger = ed25519.Ed25519PrivateKey.generate()
     assert call(resource, sign({**header, "jwk": {"kty": "OKP"}}, claims, stranger))[0] == 401
+
+
+def test_only_a_header_typed_as_an_access_token_is_accepted(alice, key_pairs, site, start_resource_server):
+    real = sign_in_over_http(site)
+    assert header_of(real)["typ"] == "at+jwt"
+    key = load_private(key_pairs["EdDSA"][0].private)
+    header, claims = header_of(real), payload_of(real)
+
+    def typed(value) -> str:
+        # Signed with the site's own private key: only the header's typ differs.
+        return sign({**header, "typ": value}, claims, key)
+
+    resource = start_resource_server()
+    assert call(resource, typed("application/at+jwt"))[0] == 200
+    assert call(resource, typed("JWT"))[0] == 200, "issued before explicit typing: still accepted"
+    assert call(resource, typed("refresh+jwt"))[0] == 401
+    assert call(resource, typed("id+jwt"))[0] == 401
+
+    strict = start_resource_server(ACCEPT_UNTYPED_TOKENS="0")
+    assert call(strict, real)[0] == 200
+    assert call(strict, typed("JWT"))[0] == 401
