@@ -110,7 +110,10 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_queryset(self, request: HttpRequest):
         # The version's own row (auth.User) comes in the same query: no N+1 on the list.
-        return super().get_queryset(request).select_related(*versions.joined())
+        queryset = super().get_queryset(request)
+        # Never select_related() without names: it would join every foreign key.
+        joined = versions.joined()
+        return queryset.select_related(*joined) if joined else queryset
 
     @admin.display(description=_("token version"))
     def current_token_version(self, user) -> int:
