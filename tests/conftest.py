@@ -3,6 +3,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from tokens_app.testing import force_login
+
+pytest_plugins = ["tokens_app.testing.pytest_plugin"]
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -73,7 +77,23 @@ def login(client: Client, username: str = "alice", password: str = PASSWORD, **e
 
 @pytest.fixture
 def alice_client(alice) -> Client:
+    """A browser signed in as alice, through the app's own test helper."""
     client = Client()
-    response = login(client)
-    assert response.status_code == 302, response.content
+    force_login(client, alice)
     return client
+
+
+@pytest.fixture
+def django_sessions(settings):
+    """A project as startproject makes it: SessionMiddleware first, the default
+    (session-backed) message storage, Django's login pages on test URLs."""
+    settings.MIDDLEWARE = [
+        settings.MIDDLEWARE[0],
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        *settings.MIDDLEWARE[1:],
+    ]
+    # No django_session table in this test database: the cache engine needs none.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.MESSAGE_STORAGE = "django.contrib.messages.storage.fallback.FallbackStorage"  # the default
+    settings.ROOT_URLCONF = "tests.urls_django_login"
+    return settings

@@ -12,6 +12,7 @@ from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from . import revocation
 from .conf import app_settings
 from .exceptions import TokenError
+from .middleware import HANDOFF_SESSION_KEY
 from .tokens import Claims
 from .users import TokenUser
 
@@ -47,13 +48,26 @@ class CookieTokenAuthentication(BaseAuthentication):
     def authenticate(self, request) -> tuple[TokenUser, Claims] | None:
         raw = request.COOKIES.get(app_settings.ACCESS_COOKIE)
         if not raw:
-            return None
+            return self._login_handoff(request)
         try:
             claims = revocation.verify_current_access(raw)
         except TokenError as exc:
             _reject(exc)
         enforce_csrf(request)
         return TokenUser(claims, on_revoked=_reject), claims
+
+    def _login_handoff(self, request) -> tuple[TokenUser, Claims] | None:
+        """A client signed in by the test client's ``login()`` holds no token
+        yet, only a one-time handoff in its Django session: the middleware
+        redeems it (and sets the cookies on this response)."""
+        django_request = request._request
+        if HANDOFF_SESSION_KEY not in getattr(django_request, "session", ()):
+            return None
+        user = django_request.user
+        if not user.is_authenticated:
+            return None
+        enforce_csrf(request)
+        return user, django_request.token_claims
 
     def authenticate_header(self, request) -> str:
         # A WWW-Authenticate value makes DRF answer 401 rather than 403.

@@ -22,8 +22,8 @@ MESSAGES = {
     ),
     "E002": (
         "Django's AuthenticationMiddleware is installed beside the token middleware.",
-        "Remove 'django.contrib.auth.middleware.AuthenticationMiddleware' (and SessionMiddleware) "
-        "from MIDDLEWARE: the token middleware sets request.user.",
+        "Remove 'django.contrib.auth.middleware.AuthenticationMiddleware' from MIDDLEWARE: the token "
+        "middleware sets request.user. SessionMiddleware may stay (request.session keeps working).",
     ),
     "E003": (
         "The user model {model} has no 'token_version' field.",
@@ -39,6 +39,19 @@ MESSAGES = {
         "Put tokens_app.models.TokenVersionMixin first among its bases and remove the field "
         "you declared: without the guard, saving an instance loaded before a force logout "
         "writes the old version back and revives every session it ended.",
+    ),
+    "E011": (
+        "MESSAGE_STORAGE {storage!r} keeps messages in request.session, but "
+        "'django.contrib.sessions.middleware.SessionMiddleware' is not in MIDDLEWARE.",
+        "Set MESSAGE_STORAGE = 'django.contrib.messages.storage.cookie.CookieStorage', or insert "
+        "'django.contrib.sessions.middleware.SessionMiddleware' into MIDDLEWARE before "
+        "'django.contrib.messages.middleware.MessageMiddleware'.",
+    ),
+    "E012": (
+        "SessionMiddleware stores sessions with {engine!r}, but 'django.contrib.sessions' is not in "
+        "INSTALLED_APPS: every django.contrib.auth.login() would fail on the missing table.",
+        "Add 'django.contrib.sessions' to INSTALLED_APPS and run migrate, or set SESSION_ENGINE to "
+        "'django.contrib.sessions.backends.signed_cookies' or '...backends.cache'.",
     ),
     "E004": (
         "Access and refresh tokens are signed with the same key ({names}).",
@@ -129,6 +142,42 @@ def check_middleware(app_configs=None, **kwargs):
         errors.append(_message(Error, "E001"))
     if "django.contrib.auth.middleware.AuthenticationMiddleware" in middleware:
         errors.append(_message(Error, "E002"))
+    return errors + _check_sessions(middleware)
+
+
+_SESSION_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+# Message storages that read request.session: SessionStorage, and the default
+# FallbackStorage, which builds one on every request.
+_SESSION_MESSAGE_STORAGES = (
+    "django.contrib.messages.storage.session.SessionStorage",
+    "django.contrib.messages.storage.fallback.FallbackStorage",
+)
+_DATABASE_SESSION_ENGINES = (
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+)
+
+
+def _check_sessions(middleware: list[str]) -> list:
+    """Django sessions are optional beside our tokens; these combinations
+    would fail on every request or every django.contrib.auth.login()."""
+    from django.apps import apps
+
+    errors = []
+    storage = getattr(settings, "MESSAGE_STORAGE", _SESSION_MESSAGE_STORAGES[1])
+    if (
+        "django.contrib.messages.middleware.MessageMiddleware" in middleware
+        and _SESSION_MIDDLEWARE not in middleware
+        and storage in _SESSION_MESSAGE_STORAGES
+    ):
+        errors.append(_message(Error, "E011", storage=storage))
+    engine = settings.SESSION_ENGINE
+    if (
+        _SESSION_MIDDLEWARE in middleware
+        and engine in _DATABASE_SESSION_ENGINES
+        and not apps.is_installed("django.contrib.sessions")
+    ):
+        errors.append(_message(Error, "E012", engine=engine))
     return errors
 
 

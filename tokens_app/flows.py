@@ -42,6 +42,26 @@ def _now(now: datetime | None) -> datetime:
 
 def log_in(request, user, *, now: datetime | None = None) -> TokenPair:
     """Start a device session for an authenticated ``user`` and mint its tokens."""
+    pair = _start_session(request, user, now=now)
+    if request is not None:
+        # As django.contrib.auth.login does: a CSRF token planted before
+        # login (by a sibling subdomain, say) is not good after it.
+        rotate_token(request)
+    # Django's own receiver updates last_login; other apps may listen too.
+    # ``tokens_pair`` tells our receiver (receivers.py) this login has its
+    # tokens already, so it does not start a second session.
+    user_logged_in.send(sender=user.__class__, request=request, user=user, tokens_pair=pair)
+    return pair
+
+
+def log_in_after_django_login(request, user) -> TokenPair:
+    """The tokens for a login made by ``django.contrib.auth.login()`` (the
+    stock admin login, DRF's browsable API, allauth), which has rotated the
+    CSRF token and sent ``user_logged_in`` itself."""
+    return _start_session(request, user, now=None)
+
+
+def _start_session(request, user, *, now: datetime | None) -> TokenPair:
     now = _now(now)
     jti = uuid.uuid4().hex
     meta = request.META if request is not None else {}
@@ -54,19 +74,31 @@ def log_in(request, user, *, now: datetime | None = None) -> TokenPair:
         ip_address=audit.client_ip(request),
         current_jti=jti,
     )
-    pair = TokenPair(
+    audit.record(AuditEvent.Kind.LOGIN, user=user, request=request, session=str(session.pk))
+    return TokenPair(
         access=issue_access(user, session_id=session.pk, now=now),
         refresh=issue_refresh(user, session_id=session.pk, jti=jti, now=now),
         user=user,
     )
-    if request is not None:
-        # As django.contrib.auth.login does: a CSRF token planted before
-        # login (by a sibling subdomain, say) is not good after it.
-        rotate_token(request)
-    # Django's own receiver updates last_login; other apps may listen too.
-    user_logged_in.send(sender=user.__class__, request=request, user=user)
-    audit.record(AuditEvent.Kind.LOGIN, user=user, request=request, session=str(session.pk))
-    return pair
+
+
+def redeem_login_handoff(session_id: str, *, request=None, now: datetime | None = None) -> TokenPair:
+    """The first tokens of a device session started by ``django.contrib.auth.login()``
+    on a request that had no response to carry them (the test client's
+    ``login()`` and ``force_login()``): the session must never have been
+    refreshed, so the handoff works once; the refresh then rotates it."""
+    try:
+        session = (
+            LoginSession.objects.select_related("user", *versions.joined("user"))
+            .filter(pk=session_id, rotations=0)
+            .first()
+        )
+    except (ValidationError, ValueError):
+        session = None
+    if session is None:
+        raise TokenRevoked()
+    first = issue_refresh(session.user, session_id=session.pk, jti=session.current_jti, now=now)
+    return refresh(first.token, request=request, now=now)
 
 
 def refresh(raw_refresh: str | None, *, request=None, now: datetime | None = None) -> TokenPair:

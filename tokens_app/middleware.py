@@ -36,6 +36,10 @@ from .users import TokenUser
 
 logger = logging.getLogger(__name__)
 
+# In a Django session: the device session whose first tokens the next request
+# collects (deliver_tokens).
+HANDOFF_SESSION_KEY = "_tokens_login_handoff"
+
 
 @dataclass
 class _State:
@@ -84,6 +88,8 @@ def resolve_user(request: HttpRequest):
         else:
             request.token_claims = claims
             return TokenUser(claims, on_revoked=revoked)
+    if not access and not refresh and HANDOFF_SESSION_KEY in getattr(request, "session", ()):
+        return _redeem_login_handoff(request, state, revoked)
     if not refresh:
         state.clear = bool(access)
         return AnonymousUser()
@@ -107,13 +113,56 @@ def resolve_user(request: HttpRequest):
     return user
 
 
+def _redeem_login_handoff(request: HttpRequest, state: _State, revoked):
+    """The first tokens of a login made where no response could carry them
+    (see ``deliver_tokens``); the handoff is popped, and works once."""
+    try:
+        pair = flows.redeem_login_handoff(request.session.pop(HANDOFF_SESSION_KEY), request=request)
+    except TokenError as error:
+        logger.info("login handoff refused code=%s", error.code)
+        return AnonymousUser()
+    state.pair = pair
+    request.token_claims = pair.access.claims
+    user = TokenUser(pair.access.claims, on_revoked=revoked)
+    user._wrapped = pair.user
+    return user
+
+
+def deliver_tokens(request: HttpRequest, pair: flows.TokenPair) -> None:
+    """Send ``pair``'s cookies with this request's response: a login made by
+    ``django.contrib.auth.login()`` (receivers.py).
+
+    A request that never went through this middleware (the test client's
+    ``login()`` / ``force_login()`` build one) has no response; with Django
+    sessions on, a one-time handoff naming the device session is left in the
+    session, and the client's next request gets the cookies.
+    """
+    state: _State | None = getattr(request, "_tokens_state", None)
+    if state is not None:
+        state.touched, state.pair, state.clear = True, pair, False
+        request.token_claims = pair.access.claims
+    elif hasattr(request, "session"):
+        request.session[HANDOFF_SESSION_KEY] = pair.access.claims.sid
+
+
+def forget_tokens(request: HttpRequest) -> None:
+    """``django.contrib.auth.logout()`` ran: end this device's session and
+    clear the auth cookies on this response."""
+    flows.log_out(request)
+    state: _State | None = getattr(request, "_tokens_state", None)
+    if state is not None:
+        state.touched, state.pair, state.clear = True, None, True
+        request.token_claims = None
+
+
 def _resolved_user(request: HttpRequest):
     _ = request.user.is_authenticated  # resolves once; the lazy object keeps it
     return request.user
 
 
 class TokenAuthenticationMiddleware(AuthenticationMiddleware):
-    """Replaces Django's AuthenticationMiddleware (and SessionMiddleware).
+    """Replaces Django's AuthenticationMiddleware: the tokens decide who is
+    signed in, whether or not Django's SessionMiddleware is installed too.
 
     A subclass of it, so the admin's system check accepts it.
     """
