@@ -58,12 +58,12 @@ def test_the_admins_force_logout_ends_the_users_sessions(alice, root):
     victim = Client()
     _form_login(victim, "alice")
     staff = Client()
-    # The admin's login page leads to a sign-in that opens the admin.
+    # Django's own admin login page: its login() ends in our cookies.
     assert staff.get("/admin/").status_code == 302
-    login_page = staff.get("/admin/login/?next=/admin/", follow=True)
-    assert login_page.status_code == 200
-    assert b"password" in login_page.content.lower()
-    _form_login(staff, "root", next="/admin/")
+    assert staff.get("/admin/login/?next=/admin/").status_code == 200
+    signed_in = staff.post("/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD})
+    assert signed_in.status_code == 302
+    assert {"access_token", "refresh_token"} <= set(signed_in.cookies)
     assert staff.get("/admin/").status_code == 200
     opts = get_user_model()._meta
     change = staff.get(f"/admin/{opts.app_label}/{opts.model_name}/{alice.pk}/change/")
@@ -78,3 +78,8 @@ def test_the_admins_force_logout_ends_the_users_sessions(alice, root):
     assert refused.status_code == 401
     assert refused.json()["code"] == "token_revoked"
     assert victim.get("/accounts/").status_code == 302  # back to the login page
+
+
+def test_djangos_client_login_signs_in_with_session_middleware(client, alice):
+    assert client.login(username="alice", password=PASSWORD)
+    assert b"Hello, alice" in client.get("/accounts/").content
