@@ -36,8 +36,8 @@ MESSAGES = {
     ),
     "E010": (
         "The user model {model} has a 'token_version' field without the save() guard.",
-        "Put tokens_app.models.TokenVersionMixin first among its bases and remove the field "
-        "you declared: without the guard, saving an instance loaded before a force logout "
+        "Add tokens_app.models.TokenVersionMixin to its bases and remove the field you "
+        "declared: without the guard, saving an instance loaded before a force logout "
         "writes the old version back and revives every session it ended.",
     ),
     "E011": (

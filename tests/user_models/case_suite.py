@@ -11,11 +11,13 @@ from __future__ import annotations
 import io
 import os
 import re
+import threading
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -25,7 +27,7 @@ from tests.sessions_support import (
     assert_refresh_refused,
     refresh_cookie,
 )
-from tokens_app import versions
+from tokens_app import revocation, versions
 
 pytestmark = pytest.mark.django_db
 
@@ -188,3 +190,46 @@ def test_the_stock_admin_login_page_sets_our_cookies_and_opens_the_admin(django_
 
 def test_pytest_django_admin_client_works_with_django_sessions(django_sessions, admin_client):
     assert admin_client.get("/admin/").status_code == 200
+
+
+def _bump_waiting_for_the_lock(user) -> int:
+    """PostgreSQL makes the second bump wait for the first one's lock (for a
+    version row: its INSERT). SQLite's shared in-memory test database refuses
+    at once ("table is locked") and rolls back whole; retrying is the wait."""
+    for _ in range(200):
+        try:
+            return revocation.bump_token_version(user, reason="concurrent")
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.01)
+    raise AssertionError("the other bump never released its lock")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_first_bumps_give_two(make_user):
+    # The one-to-one case creates the row on the first bump: two first bumps
+    # at once must neither fail nor lose an increment.
+    user = make_user("carol")
+    start = threading.Barrier(2)
+    results, errors = [], []
+
+    def bump():
+        try:
+            mine = get_user_model()._default_manager.get(pk=user.pk)
+            start.wait(timeout=5)
+            results.append(_bump_waiting_for_the_lock(mine))
+        except Exception as exc:  # reported below: a lost update must fail the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=bump) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert errors == []
+    assert sorted(results) == [1, 2]
+    assert current_version(user) == 2
