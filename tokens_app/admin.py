@@ -112,24 +112,28 @@ class UserAdmin(DjangoUserAdmin):
     sessions. Registered for ``tokens_app.User`` and in place of Django's own for
     ``auth.User``; a project's own user model registers it (docs/install.md)."""
 
-    list_display = (*DjangoUserAdmin.list_display, "is_active", "current_token_version", "login_lockout")
+    list_display = (*DjangoUserAdmin.list_display, "is_active", "token_version", "login_lockout")
     list_filter = (LockedOutFilter, *DjangoUserAdmin.list_filter)
-    readonly_fields = ("current_token_version", "login_lockout", "last_login", "date_joined")
+    readonly_fields = ("token_version", "login_lockout", "last_login", "date_joined")
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        (_("Sessions"), {"fields": ("current_token_version", "login_lockout")}),
+        (_("Sessions"), {"fields": ("token_version", "login_lockout")}),
     )
     inlines = [LoginSessionInline]
     actions = ["force_logout", "clear_lockout"]
     change_form_template = "admin/tokens_app/user/change_form.html"
 
     def get_queryset(self, request: HttpRequest):
-        # The version's own row (auth.User) comes in the same query: no N+1 on the list.
-        return super().get_queryset(request).select_related(*versions.joined())
+        # Where the version is a row of its own (auth.User), join it: one query
+        # per page. Never select_related() without names: it would join every
+        # foreign key (and is deprecated in Django 6.1).
+        queryset = super().get_queryset(request)
+        joined = versions.joined()
+        return queryset.select_related(*joined) if joined else queryset
 
     @admin.display(description=_("token version"))
-    def current_token_version(self, user) -> int:
-        # Wherever the project keeps it: a field on the user, or its own row.
+    def token_version(self, user) -> int:
+        # Read through versions.py: a field on the user, or tokens_app.user_version's row.
         return versions.of(user) if user.pk is not None else 0
 
     @admin.display(description=_("login lockout"))

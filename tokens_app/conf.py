@@ -55,7 +55,7 @@ TOKENS_THROTTLE_IPV6_PREFIX      64                           IPv6 clients are c
 TOKENS_ENVIRONMENT_NAMES         {}                           setting -> the environment variable your
                                                               settings read it from, for messages and
                                                               generate_secrets (e.g. {"TOKENS_ACCESS_
-                                                              SECRET": "ACCESS_TOKEN_SECRET"})
+                                                              SECRET": "MY_ACCESS_KEY"})
 ===============================  ===========================  ======================================
 
 A rate is ``(count, window)`` with the window a ``timedelta`` or seconds.

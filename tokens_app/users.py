@@ -25,7 +25,12 @@ class TokenUser(SimpleLazyObject):
     def __init__(self, claims: Claims, on_revoked: Callable[[TokenRevoked], None] | None = None):
         def load():
             User = get_user_model()
-            user = User._default_manager.select_related(*versions.joined()).filter(pk=claims.sub).first()
+            users = User._default_manager.all()
+            # select_related() with no names would join every foreign key of
+            # the user model (and is deprecated in Django 6.1): only the version's row.
+            if joined := versions.joined():
+                users = users.select_related(*joined)
+            user = users.filter(pk=claims.sub).first()
             if user is None or not user.is_active or versions.of(user) != claims.ver:
                 if on_revoked is not None:
                     on_revoked(TokenRevoked())

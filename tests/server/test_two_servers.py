@@ -58,7 +58,7 @@ def test_force_logout_on_one_server_is_refused_by_the_other_on_the_very_next_req
 def test_collected_static_files_are_served_by_whitenoise(app_servers):
     first = app_servers.first
     page = Browser(first).get("/accounts/login/")
-    stylesheet = re.search(r'href="(/static/site\.[0-9a-f]{12}\.css)"', page.text)
+    stylesheet = re.search(r'href="(/static/tokens_app/tokens_app\.[0-9a-f]{12}\.css)"', page.text)
     assert stylesheet, page.text
 
     css = Browser(first).get(stylesheet.group(1))
