@@ -413,6 +413,7 @@ def check_cookie_prefixes(app_configs=None, **kwargs):
             else:
                 fix = f"Set {setting} = '__Host-{name}' (JavaScript clients read it by that name)."
             errors.append(_message(Warning, "W030", cookie=cookie, name=name, fix=fix))
+    return errors
 
 
 @register(Tags.security)
