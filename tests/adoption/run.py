@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = guide_steps(GUIDE.read_text())
     base = Path(tempfile.mkdtemp(prefix="adoption-"))
     try:
-        wheel = args.wheel or build_wheel(base / "dist")
+        # Absolute: pip runs in each project's own directory.
+        wheel = args.wheel.resolve() if args.wheel else build_wheel(base / "dist")
         describe_wheel(wheel)
         pins = constraints(base)
         for case in cases:
