@@ -4,8 +4,11 @@ what a new user checks first, through the public surface only."""
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
+
+from tokens_app.conf import app_settings
 
 PASSWORD = "correct horse battery staple"
 
@@ -23,7 +26,7 @@ def root(db):
 def _form_login(client: Client, username: str, **extra) -> None:
     response = client.post("/accounts/login/", {"username": username, "password": PASSWORD, **extra})
     assert response.status_code == 302, response.content
-    assert {"access_token", "refresh_token"} <= set(response.cookies)
+    assert {app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE} <= set(response.cookies)
 
 
 def test_the_login_form_signs_in_with_cookies_and_opens_the_account_page(client, alice):
@@ -46,11 +49,11 @@ def test_the_api_logs_in_and_refresh_rotates_the_refresh_cookie(alice):
         HTTP_X_CSRFTOKEN=csrf,
     )
     assert login.status_code == 200, login.content
-    first = login.cookies["refresh_token"].value
-    csrf = client.cookies["csrftoken"].value  # rotated by the login, as Django's login() does
+    first = login.cookies[app_settings.REFRESH_COOKIE].value
+    csrf = client.cookies[settings.CSRF_COOKIE_NAME].value  # rotated by the login, as Django's login() does
     refreshed = client.post("/api/auth/refresh/", HTTP_X_CSRFTOKEN=csrf)
     assert refreshed.status_code == 200, refreshed.content
-    assert refreshed.cookies["refresh_token"].value != first
+    assert refreshed.cookies[app_settings.REFRESH_COOKIE].value != first
     assert client.get("/api/auth/me/").json()["user"]["username"] == "alice"
 
 
@@ -63,7 +66,7 @@ def test_the_admins_force_logout_ends_the_users_sessions(alice, root):
     assert staff.get("/admin/login/?next=/admin/").status_code == 200
     signed_in = staff.post("/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD})
     assert signed_in.status_code == 302
-    assert {"access_token", "refresh_token"} <= set(signed_in.cookies)
+    assert {app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE} <= set(signed_in.cookies)
     assert staff.get("/admin/").status_code == 200
     opts = get_user_model()._meta
     change = staff.get(f"/admin/{opts.app_label}/{opts.model_name}/{alice.pk}/change/")
@@ -73,7 +76,7 @@ def test_the_admins_force_logout_ends_the_users_sessions(alice, root):
     assert forced.status_code == 302
     assert forced["Location"] == f"/admin/{opts.app_label}/{opts.model_name}/{alice.pk}/change/"
 
-    del victim.cookies["access_token"]  # as after five minutes: the browser must refresh
+    del victim.cookies[app_settings.ACCESS_COOKIE]  # as after five minutes: the browser must refresh
     refused = victim.post("/api/auth/refresh/")
     assert refused.status_code == 401
     assert refused.json()["code"] == "token_revoked"
