@@ -35,8 +35,9 @@ def describe(user_agent: str) -> str:
     return (browser or system or user_agent.strip() or "Unknown device")[:200]
 
 
-def network_of(ip: str | None) -> str:
-    """The network a client address belongs to: its /24 (IPv4) or /48 (IPv6).
+def network_of(ip: str | None, *, ipv6_prefix: int = 48) -> str:
+    """The network a client address belongs to: its /24 (IPv4) or /48 (IPv6,
+    or ``ipv6_prefix``).
 
     A home or office keeps its network while DHCP moves it within it, so a
     sign-in from the same browser on the same network is "a device used
@@ -48,5 +49,5 @@ def network_of(ip: str | None) -> str:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return ""
-    prefix = 24 if address.version == 4 else 48
+    prefix = 24 if address.version == 4 else ipv6_prefix
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))

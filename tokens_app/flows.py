@@ -7,7 +7,6 @@ reader who wants to know "what happens on refresh" reads ``refresh`` below.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import uuid
 from dataclasses import dataclass, replace
@@ -328,16 +327,9 @@ def client_fingerprint(request) -> str:
     does not. "" without a request (a management command, a test)."""
     if request is None:
         return ""
-    network = ""
-    address = client_ip(request)
-    if address:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            network = address
-        else:
-            prefix = 24 if ip.version == 4 else 64
-            network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    address = client_ip(request) or ""
+    # An address that does not parse (a test's REMOTE_ADDR) stands for itself.
+    network = network_of(address, ipv6_prefix=64) or address
     user_agent = request.META.get("HTTP_USER_AGENT", "")[:512]
     return hashlib.sha256(f"{network}\n{user_agent}".encode()).hexdigest()[:32]
 

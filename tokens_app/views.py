@@ -61,6 +61,32 @@ class ResetTokenGenerator(PasswordResetTokenGenerator):
 reset_token_generator = ResetTokenGenerator()
 
 
+THROTTLED_MESSAGE = _lazy("Too many failed sign-in attempts. Please try again in %(wait)s.")
+
+
+def _authenticate_for_form(form, username: str, password: str):
+    """throttling.authenticate for a form whose ``request`` is set: over a
+    limit the password is not checked, ``form.retry_after`` says when to try
+    again, and the form shows the "throttled" error."""
+    try:
+        return throttling.authenticate(form.request, username=username, password=password)
+    except throttling.RateLimited as exc:
+        form.retry_after = exc.retry_after
+        # A project's subclass of the login form may word it its own way.
+        message = getattr(form, "error_messages", {}).get("throttled", THROTTLED_MESSAGE)
+        raise ValidationError(
+            message, code="throttled", params={"wait": throttling.wait_text(exc.retry_after)}
+        ) from None
+
+
+def _answer_throttled(response: HttpResponse, form) -> HttpResponse:
+    # 429 tells scripts and monitoring what happened; browsers show the page.
+    if form.retry_after is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(form.retry_after)
+    return response
+
+
 class ThrottledAuthenticationForm(AuthenticationForm):
     """Django's login form behind the login limits (throttling.authenticate).
 
@@ -70,7 +96,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "throttled": _lazy("Too many failed sign-in attempts. Please try again in %(wait)s."),
+        "throttled": THROTTLED_MESSAGE,
     }
 
     retry_after: int | None = None
@@ -90,15 +116,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
         if username is not None and password:
-            try:
-                self.user_cache = throttling.authenticate(self.request, username=username, password=password)
-            except throttling.RateLimited as exc:
-                self.retry_after = exc.retry_after
-                raise ValidationError(
-                    self.error_messages["throttled"],
-                    code="throttled",
-                    params={"wait": throttling.wait_text(exc.retry_after)},
-                ) from None
+            self.user_cache = _authenticate_for_form(self, username, password)
             if self.user_cache is None:
                 raise self.get_invalid_login_error()
             self.confirm_login_allowed(self.user_cache)
@@ -113,12 +131,7 @@ class LoginView(auth_views.LoginView):
     form_class = ThrottledAuthenticationForm
 
     def form_invalid(self, form):
-        response = super().form_invalid(form)
-        if form.retry_after is not None:
-            # 429 tells scripts and monitoring what happened; browsers show the page.
-            response.status_code = 429
-            response["Retry-After"] = str(form.retry_after)
-        return response
+        return _answer_throttled(super().form_invalid(form), form)
 
     def form_valid(self, form):
         pair = flows.log_in(self.request, form.get_user(), remember=form.cleaned_data["remember"])
@@ -429,16 +442,8 @@ class ReauthenticationForm(forms.Form):
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
         username = self.request.user.get_username()
-        try:
-            # Counted like a sign-in: per account and per client IP.
-            user = throttling.authenticate(self.request, username=username, password=password)
-        except throttling.RateLimited as exc:
-            self.retry_after = exc.retry_after
-            raise ValidationError(
-                ThrottledAuthenticationForm.error_messages["throttled"],
-                code="throttled",
-                params={"wait": throttling.wait_text(exc.retry_after)},
-            ) from None
+        # Counted like a sign-in: the same limits as the login page.
+        user = _authenticate_for_form(self, username, password)
         if user is None or user.pk != self.request.user.pk:
             raise ValidationError(_("That is not your password."), code="invalid_password")
         return password
@@ -459,7 +464,6 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
     """ "Confirm your password": renews auth_time, then back to the pending action."""
     next_url = _safe_next(request)
     form = ReauthenticationForm(request.POST if request.method == "POST" else None, request=request)
-    status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -472,14 +476,8 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
             response = HttpResponseRedirect(next_url)
             set_auth_cookies(response, pair)
             return response
-        if form.retry_after is not None:
-            status = 429
-    response = render(
-        request, "tokens_app/reauthenticate.html", {"form": form, "next": next_url}, status=status
-    )
-    if form.retry_after is not None:
-        response["Retry-After"] = str(form.retry_after)
-    return response
+    response = render(request, "tokens_app/reauthenticate.html", {"form": form, "next": next_url})
+    return _answer_throttled(response, form)
 
 
 @method_decorator(login_not_required, name="dispatch")
