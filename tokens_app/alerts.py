@@ -134,7 +134,7 @@ def notify_if_new_device(request, session: LoginSession, *, now: datetime | None
 def session_for_report(token: str) -> LoginSession | None:
     """The session a "This wasn't me" token names, if it is genuine and unexpired."""
     try:
-        value = signing.loads(token, salt=_SALT, max_age=app_settings.NEW_DEVICE_LINK_MAX_AGE.total_seconds())
+        value = signing.loads(token, salt=_SALT, max_age=app_settings.NEW_DEVICE_LINK_MAX_AGE)
         return LoginSession.objects.select_related("user").filter(pk=value["sid"]).first()
     except (signing.BadSignature, KeyError, TypeError, ValueError, ValidationError):
         # Forged, expired, or (signed by us with another salt's shape) no UUID.

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -28,7 +30,7 @@ class TokenVersionMixin(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # Only revocation.bump_token_version writes token_version, with an
         # atomic UPDATE. A plain save() of an instance loaded before a bump
         # would otherwise write the old number back and revive every session.
@@ -39,13 +41,14 @@ class TokenVersionMixin(models.Model):
             kwargs["update_fields"] = [name for name in update_fields if name != "token_version"]
         super().save(*args, **kwargs)
 
-    def check_password(self, raw_password) -> bool:
+    def check_password(self, raw_password: str | None) -> bool:
         # A correct password may be re-hashed and saved on the spot (a newer
         # hasher or more iterations): the same password under a new hash,
         # which must not end the user's sessions (signals.py compares hashes).
         self._tokens_rehashing = True
         try:
-            return super().check_password(raw_password)
+            # A mixin: the user model's other base (AbstractBaseUser) has check_password.
+            return super().check_password(raw_password)  # type: ignore[misc]
         finally:
             self._tokens_rehashing = False
 
@@ -53,7 +56,7 @@ class TokenVersionMixin(models.Model):
 class AbstractTokenUser(TokenVersionMixin, AbstractUser):
     """Django's ``AbstractUser`` with ``token_version``: the base for a project's own user."""
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]  # django-stubs omits Meta
         abstract = True
 
 
@@ -66,7 +69,7 @@ class User(AbstractTokenUser):  # noqa: DJ008 (AbstractBaseUser.__str__ is the u
 
 
 class LoginSessionQuerySet(models.QuerySet):
-    def active(self, *, now=None) -> LoginSessionQuerySet:
+    def active(self, *, now: datetime | None = None) -> LoginSessionQuerySet:
         return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
 
 
@@ -121,10 +124,6 @@ class LoginSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.user_agent or 'unknown device'}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None and self.expires_at > timezone.now()
 
 
 class AuditEvent(models.Model):

@@ -26,4 +26,4 @@ class UserTokenVersion(models.Model):
         verbose_name = _("token version")
 
     def __str__(self) -> str:
-        return f"{self.user_id}: {self.version}"
+        return f"{self.pk}: {self.version}"
