@@ -15,7 +15,7 @@ import uuid
 
 from django.conf import settings
 
-from tokens_app.tokens import key_id
+from tokens_app.keys import hmac_key_id
 
 _DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
@@ -69,6 +69,6 @@ def token(payload: dict, *, typ: str | None = None, secret: str | None = None, *
     """A token signed like the real ones (HS256, kid of the right key) unless told otherwise."""
     typ = typ or payload.get("typ", "access")
     secret = secret if secret is not None else secret_for(typ)
-    head = {"alg": "HS256", "typ": "JWT", "kid": key_id(secret_for(typ))}
+    head = {"alg": "HS256", "typ": "JWT", "kid": hmac_key_id(secret_for(typ))}
     head.update(header)
     return sign({k: v for k, v in head.items() if v is not None}, payload, secret)

@@ -765,12 +765,12 @@ def test_a_header_type_that_contradicts_the_payload_is_refused(alice):
     session = LoginSession.objects.create(
         user=alice, expires_at=datetime.now(UTC) + timedelta(days=1), current_jti="x"
     )
-    from tokens_app.tokens import key_id
+    from tokens_app.keys import hmac_key_id
 
     payload = forge.claims(alice, sid=str(session.pk))
     secret = forge.secret_for("access")
     for header_type in ("refresh+jwt", "application/jwt", "AT+JWT"):
-        typed = forge.sign({"alg": "HS256", "typ": header_type, "kid": key_id(secret)}, payload, secret)
+        typed = forge.sign({"alg": "HS256", "typ": header_type, "kid": hmac_key_id(secret)}, payload, secret)
         with pytest.raises(TokenError, match="wrong header type"):
             verify_access(typed)
 

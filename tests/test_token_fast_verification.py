@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tokens_app.exceptions import TokenError, TokenExpired
-from tokens_app.tokens import issue_access, issue_refresh, key_id, verify_access
+from tokens_app.keys import hmac_key_id
+from tokens_app.tokens import issue_access, issue_refresh, verify_access
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())
@@ -36,7 +37,7 @@ def b64(data: bytes) -> str:
 
 
 def forge(payload: dict, secret: str, *, header: dict | None = None) -> str:
-    head = {"alg": "HS256", "typ": "JWT", "kid": key_id(secret), **(header or {})}
+    head = {"alg": "HS256", "typ": "JWT", "kid": hmac_key_id(secret), **(header or {})}
     signing_input = f"{b64(json.dumps(head).encode())}.{b64(json.dumps(payload).encode())}"
     signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(signature)}"
@@ -83,7 +84,7 @@ def test_a_changed_payload_is_refused_even_after_the_original_verified(secret):
 
 
 def test_a_token_signed_with_another_key_under_our_kid_is_refused(secret):
-    token = forge(claims(), "an-attacker-key-0123456789abcdef0123456789", header={"kid": key_id(secret)})
+    token = forge(claims(), "an-attacker-key-0123456789abcdef0123456789", header={"kid": hmac_key_id(secret)})
     with pytest.raises(TokenError):
         verify_access(token, now=NOW)
 
@@ -166,7 +167,7 @@ def test_an_issued_token_is_the_compact_hs256_jwt_any_library_would_check(secret
     head, body, signature = token.split(".")
     decoded = (base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in (head, body))
     header, payload = (json.loads(part) for part in decoded)
-    assert header == {"alg": "HS256", "kid": key_id(secret), "typ": "at+jwt"}
+    assert header == {"alg": "HS256", "kid": hmac_key_id(secret), "typ": "at+jwt"}
     assert (payload["sub"], payload["ver"], payload["typ"]) == ("7", 3, "access")
     expected = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
     assert signature == b64(expected)

@@ -12,7 +12,8 @@ from django.contrib.auth import get_user_model
 
 from tests import forge
 from tokens_app.exceptions import TokenError, TokenExpired
-from tokens_app.tokens import issue_access, issue_refresh, key_id, verify_access, verify_refresh
+from tokens_app.keys import hmac_key_id
+from tokens_app.tokens import issue_access, issue_refresh, verify_access, verify_refresh
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 SID = str(uuid.uuid4())
@@ -37,7 +38,7 @@ def test_access_token_carries_every_claim_and_the_kid_of_the_access_key(user, se
     header, payload = _parts(issued.token)
 
     # Explicitly typed (RFC 9068 / RFC 8725), no longer the generic "JWT".
-    assert header == {"alg": "HS256", "typ": "at+jwt", "kid": key_id(settings.TOKENS_ACCESS_SECRET)}
+    assert header == {"alg": "HS256", "typ": "at+jwt", "kid": hmac_key_id(settings.TOKENS_ACCESS_SECRET)}
     iat = int(T0.timestamp())
     assert payload["iss"] == "authproject"
     assert payload["sub"] == "42"
@@ -54,16 +55,16 @@ def test_refresh_token_lives_fourteen_days_and_names_the_refresh_key(user, setti
     issued = issue_refresh(user, session_id=SID, now=T0)
     header, payload = _parts(issued.token)
 
-    assert header["kid"] == key_id(settings.TOKENS_REFRESH_SECRET)
-    assert header["kid"] != key_id(settings.TOKENS_ACCESS_SECRET)
+    assert header["kid"] == hmac_key_id(settings.TOKENS_REFRESH_SECRET)
+    assert header["kid"] != hmac_key_id(settings.TOKENS_ACCESS_SECRET)
     assert payload["typ"] == "refresh"
     assert payload["exp"] - payload["iat"] == 14 * 24 * 3600
 
 
 def test_key_id_is_not_the_key(settings):
-    kid = key_id(settings.TOKENS_ACCESS_SECRET)
+    kid = hmac_key_id(settings.TOKENS_ACCESS_SECRET)
     assert settings.TOKENS_ACCESS_SECRET not in kid
-    assert kid == key_id(settings.TOKENS_ACCESS_SECRET)
+    assert kid == hmac_key_id(settings.TOKENS_ACCESS_SECRET)
 
 
 def test_every_token_gets_a_fresh_jti(user):
@@ -131,7 +132,7 @@ def test_token_signed_with_another_key_under_the_right_kid_is_refused(user):
 
 def test_token_naming_an_unknown_kid_is_refused(user):
     attacker = "an-attacker-key-of-a-perfectly-good-length-0123"
-    raw = forge.token(forge.claims(user), secret=attacker, kid=key_id(attacker))
+    raw = forge.token(forge.claims(user), secret=attacker, kid=hmac_key_id(attacker))
     with pytest.raises(TokenError):
         verify_access(raw)
 
@@ -302,13 +303,13 @@ def test_token_with_a_claim_value_no_user_session_or_datetime_can_hold_is_refuse
 
 
 def test_payload_that_is_not_an_object_is_refused(user, settings):
-    header = {"alg": "HS256", "kid": key_id(settings.TOKENS_ACCESS_SECRET)}
+    header = {"alg": "HS256", "kid": hmac_key_id(settings.TOKENS_ACCESS_SECRET)}
     with pytest.raises(TokenError):
         verify_access(forge.sign(header, ["not", "an", "object"], settings.TOKENS_ACCESS_SECRET))  # type: ignore[arg-type]
 
 
 def test_validly_signed_payload_that_is_not_json_is_refused(settings):
-    header = forge.b64_json({"alg": "HS256", "kid": key_id(settings.TOKENS_ACCESS_SECRET)})
+    header = forge.b64_json({"alg": "HS256", "kid": hmac_key_id(settings.TOKENS_ACCESS_SECRET)})
     signing_input = f"{header}.{forge.b64(b'sub=42')}"
     digest = hmac.new(settings.TOKENS_ACCESS_SECRET.encode(), signing_input.encode(), hashlib.sha256)
     with pytest.raises(TokenError):

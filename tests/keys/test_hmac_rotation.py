@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from tokens_app.tokens import key_id
+from tokens_app.keys import hmac_key_id
 
 from .conftest import kid_of, sign_in, token_checks
 
@@ -32,7 +32,7 @@ def test_access_token_signed_with_a_fallback_secret_is_still_accepted(alice, set
     client = Client()
     old_access, _ = sign_in(client)
     old = settings.TOKENS_ACCESS_SECRET
-    assert kid_of(old_access) == key_id(old)
+    assert kid_of(old_access) == hmac_key_id(old)
 
     settings.TOKENS_ACCESS_SECRET, settings.TOKENS_ACCESS_SECRET_FALLBACKS = NEW_ACCESS, [old]
     forget_refresh(client)
@@ -41,7 +41,7 @@ def test_access_token_signed_with_a_fallback_secret_is_still_accepted(alice, set
     assert response.status_code == 200
     assert response.json()["user"]["username"] == "alice"
     new_access, _ = sign_in(Client())
-    assert kid_of(new_access) == key_id(NEW_ACCESS) != kid_of(old_access)
+    assert kid_of(new_access) == hmac_key_id(NEW_ACCESS) != kid_of(old_access)
 
 
 @pytest.mark.django_db
@@ -67,7 +67,7 @@ def test_browser_stays_signed_in_when_the_old_access_secret_is_dropped(alice, se
 
     # The access cookie is refused, the refresh cookie (other secret) renews it.
     assert response.status_code == 200
-    assert kid_of(response.cookies["__Host-access_token"].value) == key_id(NEW_ACCESS)
+    assert kid_of(response.cookies["__Host-access_token"].value) == hmac_key_id(NEW_ACCESS)
 
 
 @pytest.mark.django_db
@@ -80,8 +80,8 @@ def test_refresh_token_signed_with_a_fallback_secret_still_refreshes(alice, sett
     response = client.post("/api/auth/refresh/")
 
     assert response.status_code == 200
-    assert kid_of(old_refresh) == key_id(old)
-    assert kid_of(response.cookies["__Host-refresh_token"].value) == key_id(NEW_REFRESH)
+    assert kid_of(old_refresh) == hmac_key_id(old)
+    assert kid_of(response.cookies["__Host-refresh_token"].value) == hmac_key_id(NEW_REFRESH)
 
 
 @pytest.mark.django_db
@@ -149,7 +149,7 @@ def test_rotation_procedure_in_the_docs_step_by_step(alice, settings):
     assert me(user_before).status_code == 200, "nobody is signed out by the rotation"
     user_after = Client()
     after_access, _ = sign_in(user_after)
-    assert kid_of(after_access) == key_id(new)
+    assert kid_of(after_access) == hmac_key_id(new)
 
     # 3. Wait one token lifetime: the old access token expires (the browser renews
     #    it silently with its refresh token; here it is simply gone).

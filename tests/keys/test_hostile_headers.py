@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from django.test import Client
 
-from tokens_app.tokens import key_id
+from tokens_app.keys import hmac_key_id
 
 from .conftest import sign_in
 from .jws import b64, load_private, payload_of, sign
@@ -54,7 +54,7 @@ def site_key(request, settings, key_pairs, use_keys):
     """(algorithm, kid, signing key, public PEM or None) of the site's real access key."""
     if request.param == "HS256":
         secret = settings.TOKENS_ACCESS_SECRET.encode()
-        return "HS256", key_id(secret), secret, None
+        return "HS256", hmac_key_id(secret), secret, None
     pair = key_pairs["EdDSA"][0]
     use_keys("EdDSA", pair)
     kid = Client().get("/.well-known/jwks.json").json()["keys"][0]["kid"]
