@@ -20,20 +20,13 @@ from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
 from .conf import app_settings
-from .keys import HMAC_ALGORITHMS, access_keyring
+from .keys import HMAC_ALGORITHMS, PUBLIC_MEMBERS, access_keyring
 
-# Public JWK members by key type (RFC 7518 section 6, RFC 8037): an allow-list,
-# so a private member ("d", "p", "q", ...) can never be published by mistake.
-_PUBLIC_MEMBERS = {
-    "OKP": ("kty", "crv", "x"),
-    "EC": ("kty", "crv", "x", "y"),
-    "RSA": ("kty", "n", "e"),
-}
 _META = ("kid", "alg", "use")
 
 
 def _public_only(jwk: dict[str, str]) -> dict[str, str]:
-    allowed = _PUBLIC_MEMBERS[jwk["kty"]] + _META
+    allowed = PUBLIC_MEMBERS[jwk["kty"]] + _META
     return {name: jwk[name] for name in allowed}
 
 

@@ -12,8 +12,9 @@ tokens issued before a rotation, until those expire), each named by a ``kid``:
 
 Keyrings are built once per distinct configuration and cached, so a request
 never parses PEM or hashes a secret; a settings override (tests) or a restart
-(deployments) with other values builds a new one. This module does not import
-PyJWT: ``tokens.py`` passes the prepared key objects to it.
+(deployments) with other values builds a new one. ``tokens.py`` passes the
+prepared key objects to PyJWT; this module uses PyJWT only for the JWK form of
+a public key (``to_jwk``).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from django.core.exceptions import ImproperlyConfigured
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from .conf import app_settings, setting_name
 
@@ -46,6 +49,21 @@ _PUBLIC_TYPES = {
     "RS256": (rsa.RSAPublicKey,),
 }
 _KEY_NAMES = {"EdDSA": "an Ed25519 key", "ES256": "an EC P-256 key", "RS256": "an RSA key"}
+# The public members of a JWK by key type (RFC 7518 section 6, RFC 8037): the
+# members RFC 7638 hashes, and an allow-list for what the JWKS publishes, so a
+# private member ("d", "p", "q", ...) can never be published by mistake.
+PUBLIC_MEMBERS = {
+    "OKP": ("kty", "crv", "x"),
+    "EC": ("kty", "crv", "x", "y"),
+    "RSA": ("kty", "n", "e"),
+}
+
+# What the keyring holds: the raw secret (HMAC), or key objects of the types
+# _check_type admits (asymmetric).
+PublicKey = ed25519.Ed25519PublicKey | ed448.Ed448PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+PrivateKey = (
+    ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+)
 
 
 @dataclass(frozen=True)
@@ -59,8 +77,8 @@ class Key:
 
     kid: str
     algorithm: str
-    verifying: object = field(repr=False)
-    signing: object | None = field(default=None, repr=False)
+    verifying: bytes | PublicKey = field(repr=False)
+    signing: bytes | PrivateKey | None = field(default=None, repr=False)
     jwk: Mapping[str, str] | None = None
 
 
@@ -90,38 +108,26 @@ def hmac_key_id(secret: str | bytes) -> str:
     return base64.urlsafe_b64encode(digest[:12]).decode()
 
 
-def _jwk_members(public_key: PublicKeyTypes) -> dict[str, str]:
-    """The members RFC 7638 hashes, for each supported key type."""
+def _jwk_members(public_key: PublicKey) -> dict[str, str]:
+    """The members RFC 7638 hashes, from PyJWT's JWK of the key."""
     if isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        crv = "Ed25519" if isinstance(public_key, ed25519.Ed25519PublicKey) else "Ed448"
-        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return {"crv": crv, "kty": "OKP", "x": _b64(raw)}
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        numbers = public_key.public_numbers()
-        size = (public_key.curve.key_size + 7) // 8
-        return {
-            "crv": "P-256",
-            "kty": "EC",
-            "x": _b64(numbers.x.to_bytes(size, "big")),
-            "y": _b64(numbers.y.to_bytes(size, "big")),
-        }
-    if isinstance(public_key, rsa.RSAPublicKey):
-        numbers = public_key.public_numbers()
-
-        def unsigned(value: int) -> bytes:
-            return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-
-        return {"e": _b64(unsigned(numbers.e)), "kty": "RSA", "n": _b64(unsigned(numbers.n))}
-    raise TypeError(f"unsupported key type {type(public_key).__name__}")
+        jwk = OKPAlgorithm.to_jwk(public_key, as_dict=True)
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        jwk = ECAlgorithm.to_jwk(public_key, as_dict=True)
+    elif isinstance(public_key, rsa.RSAPublicKey):
+        jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
+    else:
+        raise TypeError(f"unsupported key type {type(public_key).__name__}")
+    return {name: jwk[name] for name in PUBLIC_MEMBERS[jwk["kty"]]}
 
 
-def jwk_thumbprint(public_key: PublicKeyTypes) -> str:
+def jwk_thumbprint(public_key: PublicKey) -> str:
     """RFC 7638: SHA-256 of the required members, sorted, without whitespace."""
     canonical = json.dumps(_jwk_members(public_key), sort_keys=True, separators=(",", ":"))
     return _b64(hashlib.sha256(canonical.encode()).digest())
 
 
-def _check_type(public_key, algorithm: str, source: str) -> None:
+def _check_type(public_key: PublicKeyTypes, algorithm: str, source: str) -> PublicKey:
     if not isinstance(public_key, _PUBLIC_TYPES[algorithm]):
         raise ImproperlyConfigured(
             f"{source} holds a {type(public_key).__name__}, but "
@@ -131,6 +137,7 @@ def _check_type(public_key, algorithm: str, source: str) -> None:
         )
     if isinstance(public_key, ec.EllipticCurvePublicKey) and not isinstance(public_key.curve, ec.SECP256R1):
         raise ImproperlyConfigured(f"{source} is on curve {public_key.curve.name}; ES256 needs P-256.")
+    return cast(PublicKey, public_key)
 
 
 def _read_pem(path: str, source: str) -> bytes:
@@ -140,7 +147,7 @@ def _read_pem(path: str, source: str) -> bytes:
         raise ImproperlyConfigured(f"{source}: cannot read {path!r} ({exc.strerror}).") from None
 
 
-def load_private_key(path: str, algorithm: str, *, source: str | None = None) -> PrivateKeyTypes:
+def load_private_key(path: str, algorithm: str, *, source: str | None = None) -> PrivateKey:
     """The private key in the PEM file at ``path``, checked against ``algorithm``."""
     source = source or setting_name("TOKENS_ACCESS_PRIVATE_KEY_FILE")
     try:
@@ -150,10 +157,10 @@ def load_private_key(path: str, algorithm: str, *, source: str | None = None) ->
             f"{source}: {path!r} is not an unencrypted PEM private key ({exc})."
         ) from None
     _check_type(private_key.public_key(), algorithm, source)
-    return private_key
+    return cast(PrivateKey, private_key)  # its public half passed _check_type
 
 
-def load_public_key(path: str, algorithm: str, *, source: str | None = None) -> PublicKeyTypes:
+def load_public_key(path: str, algorithm: str, *, source: str | None = None) -> PublicKey:
     """The public key in the PEM file at ``path``; a private key file gives its public half."""
     source = source or setting_name("TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES")
     pem = _read_pem(path, source)
@@ -166,8 +173,7 @@ def load_public_key(path: str, algorithm: str, *, source: str | None = None) -> 
             raise ImproperlyConfigured(
                 f"{source}: {path!r} is not a PEM public or private key ({exc})."
             ) from None
-    _check_type(public_key, algorithm, source)
-    return public_key
+    return _check_type(public_key, algorithm, source)
 
 
 def holds_private_key(path: str) -> bool:
@@ -178,7 +184,7 @@ def holds_private_key(path: str) -> bool:
         return False
 
 
-def _asymmetric_key(algorithm: str, public_key, private_key=None) -> Key:
+def _asymmetric_key(algorithm: str, public_key: PublicKey, private_key: PrivateKey | None = None) -> Key:
     kid = jwk_thumbprint(public_key)
     jwk = {**_jwk_members(public_key), "kid": kid, "alg": algorithm, "use": "sig"}
     return Key(
@@ -195,7 +201,7 @@ def _ring(algorithm: str, keys: list[Key]) -> Keyring:
 
 @functools.lru_cache(maxsize=16)
 def hmac_keyring(algorithm: str, current: str, fallbacks: tuple[str, ...]) -> Keyring:
-    keys = []
+    keys: list[Key] = []
     for secret in (current, *fallbacks):
         raw = secret.encode()
         keys.append(Key(kid=hmac_key_id(raw), algorithm=algorithm, verifying=raw, signing=raw))
@@ -235,12 +241,15 @@ def access_keyring() -> Keyring:
 def refresh_keyring() -> Keyring:
     # Refresh tokens only ever come back to us: a shared secret is enough.
     return hmac_keyring(
-        app_settings.ALGORITHM, app_settings.REFRESH_SECRET, tuple(app_settings.REFRESH_SECRET_FALLBACKS)
+        app_settings.REFRESH_ALGORITHM,
+        app_settings.REFRESH_SECRET,
+        tuple(app_settings.REFRESH_SECRET_FALLBACKS),
     )
 
 
 def generate_private_key_pem(algorithm: str) -> bytes:
     """A fresh private key for ``algorithm`` as unencrypted PKCS#8 PEM."""
+    private_key: PrivateKey
     if algorithm == "EdDSA":
         private_key = ed25519.Ed25519PrivateKey.generate()
     elif algorithm == "ES256":
