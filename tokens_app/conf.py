@@ -1,62 +1,11 @@
-"""The token app's settings, each read when used (never at import time).
+"""The token app's settings: one table of defaults, each read when used.
 
-Reading late keeps ``override_settings`` and pytest-django's ``settings``
-fixture working without module reloads.
-
-===============================  ===========================  ======================================
-Setting                          Default                      Meaning
-===============================  ===========================  ======================================
-TOKENS_ACCESS_SECRET             (required)                   HMAC key for access tokens
-TOKENS_REFRESH_SECRET            (required)                   HMAC key for refresh tokens
-TOKENS_ACCESS_SECRET_FALLBACKS   []                           old access keys still accepted
-TOKENS_REFRESH_SECRET_FALLBACKS  []                           old refresh keys still accepted
-TOKENS_ALGORITHM                 "HS256"                      HMAC algorithm of refresh tokens
-TOKENS_ACCESS_ALGORITHM          TOKENS_ALGORITHM             HS256, or EdDSA / ES256 / RS256 (key files)
-TOKENS_ACCESS_PRIVATE_KEY_FILE   ""                           PEM private key signing access tokens
-TOKENS_ACCESS_PUBLIC_KEY_        []                           PEM files of other accepted access keys
-  FALLBACK_FILES                                              (retired or next; public part used)
-TOKENS_AUDIENCE                  None                         ``aud`` of access tokens, checked if set
-TOKENS_JWKS_MAX_AGE              300 (seconds)                Cache-Control max-age of the JWKS
-TOKENS_ACCESS_LIFETIME           5 minutes                    lifetime of an access token
-TOKENS_REFRESH_LIFETIME          14 days                      refresh token / idle session life
-TOKENS_LEEWAY                    10 seconds                   clock skew tolerated on exp/iat
-TOKENS_ISSUER                    "tokens_app"                 the ``iss`` claim, required on verify
-TOKENS_MAX_TOKEN_BYTES           4096                         longer cookies are refused unparsed
-TOKENS_ACCESS_COOKIE             "__Host-access_token"        cookie names; the ``__Host-`` prefix
-TOKENS_REFRESH_COOKIE            "__Host-refresh_token"       (no sibling subdomain can set them)
-                                                              needs Secure, no COOKIE_DOMAIN and,
-                                                              for refresh, REFRESH_COOKIE_PATH "/";
-                                                              else "access_token", "refresh_token"
-TOKENS_COOKIE_DOMAIN             None                         host-only cookies by default
-TOKENS_COOKIE_SECURE             not DEBUG                    Secure attribute
-TOKENS_COOKIE_SAMESITE           "Lax"                        SameSite attribute
-TOKENS_REFRESH_COOKIE_PATH       "/"                          see cookies.py for why it is "/"
-TOKENS_ROTATION_GRACE            10 seconds                   two tabs refreshing at once are not theft
-TOKENS_IMMEDIATE_REVOCATION      on with a shared cache       token_version checked per request
-TOKENS_VERSION_CACHE_TIMEOUT     1 hour (shared), 30 s local  how long a cached token_version is trusted
-TOKENS_PRUNE_REVOKED_AFTER       30 days                      prune_sessions keeps revoked rows this long
-TOKENS_THROTTLE_ENABLED          True                         see throttling.py; off only for load tests
-TOKENS_LOGIN_CLIENT_RATE         (5, 5 minutes)               failed logins per account from one client
-                                                              (a known browser, else the client IP)
-TOKENS_LOGIN_ACCOUNT_RATE        (20, 1 hour)                 failed logins per account from browsers
-                                                              that never signed in to it; over it,
-                                                              only known browsers may try
-TOKENS_LOGIN_IP_RATE             (30, 1 minute)               failed logins per client IP per window
-TOKENS_USERNAME_CASE_INSENSITIVE False                        True only if your backend matches
-                                                              usernames case-insensitively
-TOKENS_DEVICE_COOKIE             "known_device"               set at sign-in: "this browser signed in
-TOKENS_DEVICE_COOKIE_LIFETIME    365 days                     to this account before" (throttling.py)
-TOKENS_RESET_ADDRESS_RATE        (3, 1 hour)                  password-reset requests per email address
-TOKENS_RESET_IP_RATE             (20, 1 hour)                 password-reset requests per client IP
-TOKENS_REFRESH_IP_RATE           (30, 1 minute)               refused (not expired) refreshes per client IP
-TOKENS_CLIENT_IP_HEADER          None                         e.g. "X-Forwarded-For", written by YOUR proxy
-TOKENS_TRUSTED_PROXY_COUNT       1                            proxies in front of Django appending to it
-TOKENS_THROTTLE_IPV6_PREFIX      64                           IPv6 clients are counted per /64 network
-TOKENS_ENVIRONMENT_NAMES         {}                           setting -> the environment variable your
-                                                              settings read it from, for messages and
-                                                              generate_secrets (e.g. {"TOKENS_ACCESS_
-                                                              SECRET": "MY_ACCESS_KEY"})
-===============================  ===========================  ======================================
+Every ``TOKENS_*`` setting is one line of ``_Settings`` below: its default and
+its meaning. Reading late (on each attribute access, never at import time)
+keeps ``override_settings`` and pytest-django's ``settings`` fixture working
+without module reloads. The reference table in docs/configuration.md is
+written from these lines (``python -m tokens_app.conf``), and a test checks
+that the two agree.
 
 A rate is ``(count, window)`` with the window a ``timedelta`` or seconds.
 Without TOKENS_CLIENT_IP_HEADER the client IP is REMOTE_ADDR; with it, the
@@ -67,15 +16,25 @@ sending a forged X-Forwarded-For.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, Generic, Literal, TypeVar, overload
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+_T = TypeVar("_T")
 _LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 )
+_UNSET: Any = object()
+Rate = tuple[int, timedelta | int]
+SameSite = Literal["Lax", "Strict", "None", False]
+# The old name of TOKENS_REFRESH_ALGORITHM, still read (with a DeprecationWarning
+# and the system check W009) until a later release drops it.
+DEPRECATED_NAMES = {"TOKENS_ALGORITHM": "TOKENS_REFRESH_ALGORITHM"}
 
 
 def setting_name(name: str) -> str:
@@ -96,84 +55,250 @@ class MissingSetting(ImproperlyConfigured):
         )
 
 
-def _required(name: str) -> str:
-    value = getattr(settings, name, None)
-    if not value:
-        raise MissingSetting(name)
-    return value
+class Setting(Generic[_T]):
+    """One ``TOKENS_<NAME>`` setting: a line of the table.
+
+    ``default`` is used when the project does not set it, or ``derive(app_settings)``
+    for a default that depends on other settings (``shown`` then says it in
+    words, for the docs). ``blank_means_default``: an empty value ("", None)
+    also gives the default. ``clean`` turns the value into what the app uses.
+    ``required``: no default; absent or empty raises MissingSetting.
+    """
+
+    name: str
+
+    def __init__(
+        self,
+        default: _T,
+        meaning: str,
+        *,
+        derive: Callable[[Any], _T] | None = None,
+        shown: str | None = None,
+        clean: Callable[[Any], _T] | None = None,
+        blank_means_default: bool = False,
+        required: bool = False,
+    ) -> None:
+        self.default = default
+        self.meaning = meaning
+        self.derive = derive
+        # A default in words ("not DEBUG") is shown as text, a value as code.
+        self.shown = shown if shown is not None else f"`{_show(default)}`"
+        self.clean = clean
+        self.blank_means_default = blank_means_default
+        self.required = required
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.name = f"TOKENS_{attribute}"
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Setting[_T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> _T: ...
+    def __get__(self, instance: object | None, owner: type) -> Setting[_T] | _T:
+        if instance is None:
+            return self
+        value = getattr(settings, self.name, _UNSET)
+        if self.required:
+            if value is _UNSET or not value:
+                raise MissingSetting(self.name)
+            return value
+        if value is _UNSET or (self.blank_means_default and not value):
+            value = self.derive(instance) if self.derive is not None else self.default
+        return self.clean(value) if self.clean is not None else value
+
+
+def _show(value: object) -> str:
+    """A default as the docs show it: "5 minutes", "(3, 1 hour)", "'HS256'"."""
+    if isinstance(value, timedelta):
+        seconds = int(value.total_seconds())
+        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if seconds >= size and seconds % size == 0:
+                count = seconds // size
+                return f"{count} {unit}{'s' if count != 1 else ''}"
+        return f"{seconds} seconds"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show(item) for item in value) + ")"
+    return repr(value)
+
+
+def _refresh_algorithm(_: object) -> str:
+    # The old name, read until a later release: tokens_app.W009 says what to rename.
+    old = getattr(settings, "TOKENS_ALGORITHM", None)
+    if old is None:
+        return "HS256"
+    warnings.warn(
+        "The setting TOKENS_ALGORITHM is deprecated: rename it TOKENS_REFRESH_ALGORITHM.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return old
+
+
+def _access_cookie(s: _Settings) -> str:
+    return "__Host-access_token" if s.HOST_PREFIX_ALLOWED else "access_token"
+
+
+def _refresh_cookie(s: _Settings) -> str:
+    allowed = s.HOST_PREFIX_ALLOWED and s.REFRESH_COOKIE_PATH == "/"
+    return "__Host-refresh_token" if allowed else "refresh_token"
+
+
+def _version_cache_timeout(s: _Settings) -> int:
+    # A per-process cache cannot be written through for other workers, so
+    # the entry must age out quickly; a shared one is always current.
+    return 3600 if s.SHARED_CACHE else 30
+
+
+def _client_ip_header(value: str | None) -> str | None:
+    # The request.META key: "X-Forwarded-For" and "HTTP_X_FORWARDED_FOR" both work.
+    header = (value or "").strip()
+    if not header:
+        return None
+    key = header.upper().replace("-", "_")
+    return key if key.startswith("HTTP_") else f"HTTP_{key}"
+
+
+def _str_list(value: Any) -> list[str]:
+    return [str(item) for item in value]
 
 
 class _Settings:
-    @property
-    def ACCESS_SECRET(self) -> str:
-        return _required("TOKENS_ACCESS_SECRET")
+    """The table: ``NAME = Setting(default, meaning, ...)`` reads ``TOKENS_NAME``."""
 
-    @property
-    def REFRESH_SECRET(self) -> str:
-        return _required("TOKENS_REFRESH_SECRET")
+    # Keys
+    ACCESS_SECRET = Setting("", "HMAC key for access tokens", shown="required", required=True)
+    REFRESH_SECRET = Setting("", "HMAC key for refresh tokens", shown="required", required=True)
+    ACCESS_SECRET_FALLBACKS = Setting[list[str]]([], "old access keys still accepted", clean=list)
+    REFRESH_SECRET_FALLBACKS = Setting[list[str]]([], "old refresh keys still accepted", clean=list)
+    REFRESH_ALGORITHM = Setting(
+        "HS256",
+        "HMAC algorithm of refresh tokens (formerly TOKENS_ALGORITHM, still read, deprecated)",
+        derive=_refresh_algorithm,
+    )
+    ACCESS_ALGORITHM = Setting(
+        "HS256",
+        "HS256 (HMAC), or EdDSA / ES256 / RS256 (a key pair from the key files)",
+        derive=lambda s: s.REFRESH_ALGORITHM,
+        shown="`TOKENS_REFRESH_ALGORITHM`",
+        blank_means_default=True,
+    )
+    ACCESS_PRIVATE_KEY_FILE = Setting(
+        "", "PEM private key signing access tokens (key pairs)", clean=lambda v: str(v or "")
+    )
+    ACCESS_PUBLIC_KEY_FALLBACK_FILES = Setting[list[str]](
+        [], "PEM files of other accepted access keys (retired or next; public part used)", clean=_str_list
+    )
+    AUDIENCE = Setting[str | None](
+        None, "``aud`` of access tokens, checked if set", clean=lambda v: v or None
+    )
+    JWKS_MAX_AGE = Setting(300, "Cache-Control max-age of the JWKS, in seconds")
+    ISSUER = Setting("tokens_app", "the ``iss`` claim, required on verify")
+    MAX_TOKEN_BYTES = Setting(4096, "longer cookies are refused unparsed")
+    ACCEPT_UNTYPED_TOKENS = Setting(
+        True,
+        "accept tokens whose header says only ``typ: JWT`` (issued before explicit typing); "
+        "needed for one REFRESH_LIFETIME after that deploy, then set it to False",
+    )
+    # Lifetimes
+    ACCESS_LIFETIME = Setting(timedelta(minutes=5), "lifetime of an access token")
+    REFRESH_LIFETIME = Setting(timedelta(days=14), "lifetime of a refresh token: the idle session limit")
+    LEEWAY = Setting(timedelta(seconds=10), "clock skew tolerated on exp/iat")
+    ROTATION_GRACE = Setting(timedelta(seconds=10), "two tabs refreshing at once are not theft")
+    PRUNE_REVOKED_AFTER = Setting(timedelta(days=30), "prune_sessions keeps revoked rows this long")
+    # Cookies
+    ACCESS_COOKIE = Setting(
+        "__Host-access_token",
+        "cookie name; the ``__Host-`` prefix (no sibling subdomain can set it) needs Secure and "
+        'no COOKIE_DOMAIN, else "access_token"',
+        derive=_access_cookie,
+        blank_means_default=True,
+    )
+    REFRESH_COOKIE = Setting(
+        "__Host-refresh_token",
+        'cookie name; ``__Host-`` as ACCESS_COOKIE, and REFRESH_COOKIE_PATH "/", else "refresh_token"',
+        derive=_refresh_cookie,
+        blank_means_default=True,
+    )
+    COOKIE_DOMAIN = Setting[str | None](None, "host-only cookies by default")
+    COOKIE_SECURE = Setting(True, "Secure attribute", derive=lambda s: not settings.DEBUG, shown="not DEBUG")
+    COOKIE_SAMESITE = Setting[SameSite]("Lax", "SameSite attribute")
+    REFRESH_COOKIE_PATH = Setting("/", 'Path of the refresh cookie; see cookies.py for why it is "/"')
+    DEVICE_COOKIE = Setting(
+        "known_device", 'set at sign-in: "this browser signed in to this account before" (throttling.py)'
+    )
+    DEVICE_COOKIE_LIFETIME = Setting(timedelta(days=365), "lifetime of the device cookie")
+    # Revocation
+    IMMEDIATE_REVOCATION = Setting(
+        True,
+        "token_version checked on each request",
+        derive=lambda s: s.SHARED_CACHE,
+        shown="on with a shared cache",
+    )
+    VERSION_CACHE_TIMEOUT = Setting(
+        3600,
+        "how long a cached token_version is trusted, in seconds",
+        derive=_version_cache_timeout,
+        shown="3600 (shared cache), 30 (local)",
+    )
+    # Throttling
+    THROTTLE_ENABLED = Setting(True, "see throttling.py; off only for load tests")
+    LOGIN_CLIENT_RATE = Setting[Rate](
+        (5, timedelta(minutes=5)), "failed logins per account from one client (a known browser, else the IP)"
+    )
+    LOGIN_ACCOUNT_RATE = Setting[Rate](
+        (20, timedelta(hours=1)),
+        "failed logins per account from browsers that never signed in to it; over it, only known "
+        "browsers may try",
+    )
+    LOGIN_IP_RATE = Setting[Rate]((30, timedelta(minutes=1)), "failed logins per client IP per window")
+    RESET_ADDRESS_RATE = Setting[Rate]((3, timedelta(hours=1)), "password-reset requests per email address")
+    RESET_IP_RATE = Setting[Rate]((20, timedelta(hours=1)), "password-reset requests per client IP")
+    REFRESH_IP_RATE = Setting[Rate](
+        (30, timedelta(minutes=1)), "refused (not expired) refreshes per client IP"
+    )
+    USERNAME_CASE_INSENSITIVE = Setting(
+        False, "True only if your authentication backend matches usernames case-insensitively"
+    )
+    CLIENT_IP_HEADER = Setting[str | None](
+        None, 'e.g. "X-Forwarded-For", written by YOUR proxy', clean=_client_ip_header
+    )
+    TRUSTED_PROXY_COUNT = Setting(1, "proxies in front of Django appending to CLIENT_IP_HEADER")
+    THROTTLE_IPV6_PREFIX = Setting(64, "IPv6 clients are counted per network of this prefix length")
+    # Session policies (docs/sessions.md says why each default)
+    SESSION_MAX_LIFETIME = Setting(
+        timedelta(days=30),
+        "how long a remembered session may last from its sign-in, however active (rotation never extends it)",
+    )
+    BROWSER_SESSION_MAX_LIFETIME = Setting(
+        timedelta(hours=12), 'the maximum lifetime of a session signed in without "remember me"'
+    )
+    REMEMBER_ME_DEFAULT = Setting(
+        True,
+        "whether the login form's \"Remember me\" starts ticked (the API's ``remember`` defaults to true)",
+    )
+    REAUTHENTICATION_TIMEOUT = Setting(
+        timedelta(minutes=10), "how recent the last password entry must be for a sensitive action"
+    )
+    REAUTHENTICATE_ADMIN = Setting(True, "whether the admin needs a recent sign-in too")
+    SESSION_LIMIT = Setting[int | None](
+        None, "signed-in devices per user; a sign-in beyond it ends the least recently used"
+    )
+    NEW_DEVICE_ALERTS = Setting(
+        True, "mail the user when they sign in from a device and network not seen before"
+    )
+    NEW_DEVICE_ALERT_RATE = Setting[Rate](
+        (3, timedelta(hours=1)), "at most this many new-device mails per user"
+    )
+    NEW_DEVICE_LINK_MAX_AGE = Setting(timedelta(days=7), "how long the alert's \"This wasn't me\" link works")
+    # Messages
+    ENVIRONMENT_NAMES = Setting[dict[str, str]](
+        {},
+        "setting -> the environment variable your settings read it from, for messages and "
+        'generate_secrets (e.g. {"TOKENS_ACCESS_SECRET": "MY_ACCESS_KEY"})',
+        clean=dict,
+    )
 
-    @property
-    def ACCESS_SECRET_FALLBACKS(self) -> list[str]:
-        return list(getattr(settings, "TOKENS_ACCESS_SECRET_FALLBACKS", []))
-
-    @property
-    def REFRESH_SECRET_FALLBACKS(self) -> list[str]:
-        return list(getattr(settings, "TOKENS_REFRESH_SECRET_FALLBACKS", []))
-
-    @property
-    def ALGORITHM(self) -> str:
-        return getattr(settings, "TOKENS_ALGORITHM", "HS256")
-
-    @property
-    def ACCESS_ALGORITHM(self) -> str:
-        return getattr(settings, "TOKENS_ACCESS_ALGORITHM", None) or self.ALGORITHM
-
-    @property
-    def ACCESS_PRIVATE_KEY_FILE(self) -> str:
-        return str(getattr(settings, "TOKENS_ACCESS_PRIVATE_KEY_FILE", "") or "")
-
-    @property
-    def ACCESS_PUBLIC_KEY_FALLBACK_FILES(self) -> list[str]:
-        return [str(path) for path in getattr(settings, "TOKENS_ACCESS_PUBLIC_KEY_FALLBACK_FILES", [])]
-
-    @property
-    def AUDIENCE(self) -> str | None:
-        return getattr(settings, "TOKENS_AUDIENCE", None) or None
-
-    @property
-    def JWKS_MAX_AGE(self) -> int:
-        return getattr(settings, "TOKENS_JWKS_MAX_AGE", 300)
-
-    @property
-    def ACCESS_LIFETIME(self) -> timedelta:
-        return getattr(settings, "TOKENS_ACCESS_LIFETIME", timedelta(minutes=5))
-
-    @property
-    def REFRESH_LIFETIME(self) -> timedelta:
-        return getattr(settings, "TOKENS_REFRESH_LIFETIME", timedelta(days=14))
-
-    @property
-    def LEEWAY(self) -> timedelta:
-        return getattr(settings, "TOKENS_LEEWAY", timedelta(seconds=10))
-
-    @property
-    def ISSUER(self) -> str:
-        return getattr(settings, "TOKENS_ISSUER", "tokens_app")
-
-    @property
-    def MAX_TOKEN_BYTES(self) -> int:
-        return getattr(settings, "TOKENS_MAX_TOKEN_BYTES", 4096)
-
-    @property
-    def ACCESS_COOKIE(self) -> str:
-        default = "__Host-access_token" if self.HOST_PREFIX_ALLOWED else "access_token"
-        return getattr(settings, "TOKENS_ACCESS_COOKIE", None) or default
-
-    @property
-    def REFRESH_COOKIE(self) -> str:
-        allowed = self.HOST_PREFIX_ALLOWED and self.REFRESH_COOKIE_PATH == "/"
-        default = "__Host-refresh_token" if allowed else "refresh_token"
-        return getattr(settings, "TOKENS_REFRESH_COOKIE", None) or default
+    # Derived values, not settings of their own.
 
     @property
     def HOST_PREFIX_ALLOWED(self) -> bool:
@@ -183,171 +308,23 @@ class _Settings:
         return bool(self.COOKIE_SECURE and not self.COOKIE_DOMAIN)
 
     @property
-    def COOKIE_DOMAIN(self) -> str | None:
-        return getattr(settings, "TOKENS_COOKIE_DOMAIN", None)
-
-    @property
-    def COOKIE_SECURE(self) -> bool:
-        return getattr(settings, "TOKENS_COOKIE_SECURE", not settings.DEBUG)
-
-    @property
-    def COOKIE_SAMESITE(self) -> str:
-        return getattr(settings, "TOKENS_COOKIE_SAMESITE", "Lax")
-
-    @property
-    def REFRESH_COOKIE_PATH(self) -> str:
-        return getattr(settings, "TOKENS_REFRESH_COOKIE_PATH", "/")
-
-    @property
-    def ROTATION_GRACE(self) -> timedelta:
-        return getattr(settings, "TOKENS_ROTATION_GRACE", timedelta(seconds=10))
-
-    @property
     def SHARED_CACHE(self) -> bool:
         """True when the default cache is seen by every app server."""
         return settings.CACHES["default"]["BACKEND"] not in _LOCAL_CACHES
 
-    @property
-    def IMMEDIATE_REVOCATION(self) -> bool:
-        return getattr(settings, "TOKENS_IMMEDIATE_REVOCATION", self.SHARED_CACHE)
-
-    @property
-    def VERSION_CACHE_TIMEOUT(self) -> int:
-        # A per-process cache cannot be written through for other workers, so
-        # the entry must age out quickly; a shared one is always current.
-        default = 3600 if self.SHARED_CACHE else 30
-        return getattr(settings, "TOKENS_VERSION_CACHE_TIMEOUT", default)
-
-    @property
-    def PRUNE_REVOKED_AFTER(self) -> timedelta:
-        return getattr(settings, "TOKENS_PRUNE_REVOKED_AFTER", timedelta(days=30))
-
-    @property
-    def THROTTLE_ENABLED(self) -> bool:
-        return getattr(settings, "TOKENS_THROTTLE_ENABLED", True)
-
-    @property
-    def LOGIN_CLIENT_RATE(self) -> tuple[int, timedelta | int]:
-        return getattr(settings, "TOKENS_LOGIN_CLIENT_RATE", (5, timedelta(minutes=5)))
-
-    @property
-    def LOGIN_ACCOUNT_RATE(self) -> tuple[int, timedelta | int]:
-        return getattr(settings, "TOKENS_LOGIN_ACCOUNT_RATE", (20, timedelta(hours=1)))
-
-    @property
-    def USERNAME_CASE_INSENSITIVE(self) -> bool:
-        return getattr(settings, "TOKENS_USERNAME_CASE_INSENSITIVE", False)
-
-    @property
-    def DEVICE_COOKIE(self) -> str:
-        return getattr(settings, "TOKENS_DEVICE_COOKIE", "known_device")
-
-    @property
-    def DEVICE_COOKIE_LIFETIME(self) -> timedelta:
-        return getattr(settings, "TOKENS_DEVICE_COOKIE_LIFETIME", timedelta(days=365))
-
-    @property
-    def LOGIN_IP_RATE(self) -> tuple[int, timedelta | int]:
-        return getattr(settings, "TOKENS_LOGIN_IP_RATE", (30, timedelta(minutes=1)))
-
-    @property
-    def RESET_ADDRESS_RATE(self) -> tuple[int, timedelta | int]:
-        return getattr(settings, "TOKENS_RESET_ADDRESS_RATE", (3, timedelta(hours=1)))
-
-    @property
-    def RESET_IP_RATE(self) -> tuple[int, timedelta | int]:
-        return getattr(settings, "TOKENS_RESET_IP_RATE", (20, timedelta(hours=1)))
-
-    @property
-    def REFRESH_IP_RATE(self) -> tuple[int, timedelta | int]:
-        return getattr(settings, "TOKENS_REFRESH_IP_RATE", (30, timedelta(minutes=1)))
-
-    @property
-    def CLIENT_IP_HEADER(self) -> str | None:
-        """The request.META key: "X-Forwarded-For" and "HTTP_X_FORWARDED_FOR" both work."""
-        header = (getattr(settings, "TOKENS_CLIENT_IP_HEADER", None) or "").strip()
-        if not header:
-            return None
-        key = header.upper().replace("-", "_")
-        return key if key.startswith("HTTP_") else f"HTTP_{key}"
-
-    @property
-    def TRUSTED_PROXY_COUNT(self) -> int:
-        return getattr(settings, "TOKENS_TRUSTED_PROXY_COUNT", 1)
-
-    @property
-    def THROTTLE_IPV6_PREFIX(self) -> int:
-        return getattr(settings, "TOKENS_THROTTLE_IPV6_PREFIX", 64)
-
-    @property
-    def ENVIRONMENT_NAMES(self) -> dict[str, str]:
-        return dict(getattr(settings, "TOKENS_ENVIRONMENT_NAMES", {}))
-
-    # Session policies (issue 16): see docs/sessions.md for why each default.
-
-    @property
-    def SESSION_MAX_LIFETIME(self) -> timedelta:
-        """How long a remembered session may last from its sign-in, however active.
-
-        Rotation never extends a session past it (OWASP's absolute timeout).
-        30 days: a month of daily use before typing the password again.
-        """
-        return getattr(settings, "TOKENS_SESSION_MAX_LIFETIME", timedelta(days=30))
-
-    @property
-    def BROWSER_SESSION_MAX_LIFETIME(self) -> timedelta:
-        """The maximum lifetime of a session signed in without "remember me".
-
-        Its cookies end with the browser, but browsers that restore tabs keep
-        session cookies for weeks; 12 hours is a working day on a shared computer.
-        """
-        return getattr(settings, "TOKENS_BROWSER_SESSION_MAX_LIFETIME", timedelta(hours=12))
-
-    @property
-    def REMEMBER_ME_DEFAULT(self) -> bool:
-        """Whether the login form's "Remember me" starts ticked (the API's
-        ``remember`` defaults to true either way: its clients keep today's behaviour)."""
-        return getattr(settings, "TOKENS_REMEMBER_ME_DEFAULT", True)
-
-    @property
-    def REAUTHENTICATION_TIMEOUT(self) -> timedelta:
-        """How recent the last password entry must be for a sensitive action."""
-        return getattr(settings, "TOKENS_REAUTHENTICATION_TIMEOUT", timedelta(minutes=10))
-
-    @property
-    def REAUTHENTICATE_ADMIN(self) -> bool:
-        """Whether the admin needs a recent sign-in too (it can end sessions and set passwords)."""
-        return getattr(settings, "TOKENS_REAUTHENTICATE_ADMIN", True)
-
-    @property
-    def SESSION_LIMIT(self) -> int | None:
-        """Signed-in devices per user; a sign-in beyond it ends the least recently used."""
-        return getattr(settings, "TOKENS_SESSION_LIMIT", None)
-
-    @property
-    def NEW_DEVICE_ALERTS(self) -> bool:
-        """Mail the user when they sign in from a device and network not seen before."""
-        return getattr(settings, "TOKENS_NEW_DEVICE_ALERTS", True)
-
-    @property
-    def NEW_DEVICE_ALERT_RATE(self) -> tuple[int, timedelta | int]:
-        """At most this many new-device mails per user per window (no mailbox flooding)."""
-        return getattr(settings, "TOKENS_NEW_DEVICE_ALERT_RATE", (3, timedelta(hours=1)))
-
-    @property
-    def NEW_DEVICE_LINK_MAX_AGE(self) -> timedelta:
-        """How long the alert's "This wasn't me" link works."""
-        return getattr(settings, "TOKENS_NEW_DEVICE_LINK_MAX_AGE", timedelta(days=7))
-
-    @property
-    def ACCEPT_UNTYPED_TOKENS(self) -> bool:
-        """Accept tokens whose header says only ``typ: JWT`` (issued before explicit typing).
-
-        Needed for one REFRESH_LIFETIME after the deploy that introduced the
-        ``at+jwt`` / ``refresh+jwt`` headers, so nobody is logged out by it;
-        then set it to False (the default will flip in a later release).
-        """
-        return getattr(settings, "TOKENS_ACCEPT_UNTYPED_TOKENS", True)
-
 
 app_settings = _Settings()
+
+
+def table() -> list[Setting[Any]]:
+    """Every setting, in the table's order."""
+    return [value for value in vars(_Settings).values() if isinstance(value, Setting)]
+
+
+def reference_rows() -> list[str]:
+    """The Markdown rows of docs/configuration.md's reference table."""
+    return [f"| `{s.name}` | {s.shown} | {s.meaning} |" for s in table()]
+
+
+if __name__ == "__main__":
+    print("\n".join(reference_rows()))
