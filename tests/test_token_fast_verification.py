@@ -1,7 +1,7 @@
-"""verify_access / verify_refresh check HMAC tokens without jwt.decode (the key
-is prepared once, signatures are memoised per token): every check jwt.decode
-made must still refuse what it refused. Tokens are forged by hand here, with
-the standard library, exactly as an attacker would."""
+"""verify_access / verify_refresh remember each token whose signature passed
+(per worker): every check must still refuse what it refuses on first sight,
+and the time checks run on every call. Tokens are forged by hand here
+(tests/forge.py), exactly as an attacker would."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests import forge as forge_module
+from tests.forge import b64
 from tokens_app.exceptions import TokenError, TokenExpired
 from tokens_app.keys import hmac_key_id
 from tokens_app.tokens import issue_access, issue_refresh, verify_access
@@ -32,15 +34,9 @@ class FakeUser:
         return "alice"
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def forge(payload: dict, secret: str, *, header: dict | None = None) -> str:
     head = {"alg": "HS256", "typ": "JWT", "kid": hmac_key_id(secret), **(header or {})}
-    signing_input = f"{b64(json.dumps(head).encode())}.{b64(json.dumps(payload).encode())}"
-    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64(signature)}"
+    return forge_module.sign(head, payload, secret)
 
 
 def claims(**changes) -> dict:

@@ -8,8 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.conftest import login
-
-from .jws import header_of
+from tests.forge import header_of
 
 ASYMMETRIC = ("EdDSA", "ES256", "RS256")
 

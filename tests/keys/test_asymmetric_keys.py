@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from tests.forge import b64, header_of, load_private, payload_of, sign, unb64
+
 from .conftest import ASYMMETRIC, kid_of, sign_in, token_checks
-from .jws import b64, header_of, load_private, payload_of, sign
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "key-rotation.md"
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
@@ -120,15 +121,9 @@ def test_kid_is_the_rfc_7638_thumbprint():
         "tn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1"
         "n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
     )
-    public = rsa.RSAPublicNumbers(65537, int.from_bytes(_unb64(n), "big")).public_key()
+    public = rsa.RSAPublicNumbers(65537, int.from_bytes(unb64(n), "big")).public_key()
 
     assert jwk_thumbprint(public) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-
-
-def _unb64(value: str) -> bytes:
-    import base64
-
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 @pytest.mark.parametrize("algorithm", ASYMMETRIC)

@@ -14,10 +14,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from django.test import Client
 
+from tests.forge import b64, load_private, payload_of, sign
 from tokens_app.keys import hmac_key_id
 
 from .conftest import sign_in
-from .jws import b64, load_private, payload_of, sign
 
 ATTACKER_HOST = "keys.attacker.example"
 ATTACKER_URL = f"https://{ATTACKER_HOST}:18498/jwks.json"

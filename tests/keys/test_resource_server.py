@@ -20,9 +20,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.conftest import PASSWORD
+from tests.forge import header_of, load_private, payload_of, sign
 from tests.live_servers import free_port, spawn
-
-from .jws import header_of, load_private, payload_of, sign
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "examples" / "resource_server" / "server.py"
