@@ -1,5 +1,5 @@
-"""Helpers for the tests of the ways a session ends (issue 4) and of device
-sessions (issue 5): cookies kept aside as a thief or an old tab would keep
+"""Helpers for the tests of the ways a session ends and of device
+sessions: cookies kept aside as a thief or an old tab would keep
 them, and forms read from the pages the way a browser submits them."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Issue 13, the admin's findings: its own "Change password" link goes through
-our password-change flow (finding 14), a malformed id answers 404 (finding 14),
-and no page lets staff read or probe refresh-token ids (finding 15)."""
+"""The admin: its own "Change password" link goes through our password-change
+flow, a malformed id answers 404 (not 500), and no page lets staff read or
+probe refresh-token ids."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def admin_client(root) -> Client:
     return signed_in("root")
 
 
-# --- finding 14: the admin's own "Change password" link ----------------------------
+# --- the admin's own "Change password" link ----------------------------
 
 
 def test_the_admins_own_change_password_link_keeps_this_browser_and_logs_out_the_others(
@@ -103,7 +103,7 @@ def test_the_admins_change_password_link_sends_a_signed_out_visitor_to_the_login
     assert response["Location"].startswith("/admin/login/")
 
 
-# --- finding 14: a malformed id in the force-logout URL ----------------------------
+# --- a malformed id in the force-logout URL ----------------------------
 
 
 @pytest.mark.parametrize("object_id", ["abc", "1.5", "%20", "9999999999999999999999"])
@@ -112,7 +112,7 @@ def test_force_logout_of_a_malformed_or_unknown_user_id_answers_404(admin_client
     assert response.status_code == 404
 
 
-# --- finding 15: refresh-token ids are not exposed in the admin --------------------
+# --- refresh-token ids are not exposed in the admin --------------------
 
 
 @pytest.fixture

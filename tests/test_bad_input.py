@@ -268,7 +268,7 @@ def test_login_form_with_a_non_utf8_body_is_not_a_server_error(alice):
     assert ACCESS not in response.cookies
 
 
-# A header built to crash the parser (issue 13, finding 4) ------------------------------------------
+# A header built to crash the parser --------------------------------------------------------------
 
 
 def _b64(data: bytes) -> str:

@@ -1,4 +1,4 @@
-"""Issue 13, finding 5: cookie tossing from a sibling subdomain.
+"""Cookie tossing from a sibling subdomain (a security review's finding).
 
 A page on evil.example.com can set ``access_token=<the attacker's token>;
 Domain=example.com`` and the victim's browser sends it to www.example.com

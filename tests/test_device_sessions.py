@@ -1,4 +1,4 @@
-"""Issue 5: one login session per device, refresh rotation with reuse
+"""One login session per device, refresh rotation with reuse
 detection, the "your devices" page and API, the admin, and housekeeping.
 
 Time is a parameter: ``flows.refresh(raw, now=...)`` moves the clock, and the
@@ -179,7 +179,7 @@ def test_reuse_after_the_grace_window_revokes_that_session_only(alice, settings,
     assert session.revoked_at is not None
     assert session.revoked_reason == "refresh_reused"
     # The victim's current token dies with the session: both must log in
-    # again, and the victim is told why (issue 13, finding 3).
+    # again, and the victim is told why.
     assert_refresh_refused(current, code="token_reused")
     # The same user's other device is untouched, and so is the counter.
     assert_refresh_accepted(refresh_cookie(laptop))
@@ -642,7 +642,7 @@ def test_failed_logins_are_in_the_audit_trail_without_the_password(alice, caplog
     Client(REMOTE_ADDR="192.0.2.10").post("/api/auth/login/", {"username": "nobody", "password": "guess"})
 
     events = AuditEvent.objects.filter(kind=AuditEvent.Kind.LOGIN_FAILED).order_by("id")
-    # The name is kept, with the account, only when it names one (issue 13, finding 13).
+    # The name is kept, with the account, only when it names one (never a typed password).
     assert [(e.detail.get("username"), e.ip_address, e.user) for e in events] == [
         ("alice", "192.0.2.9", alice),
         (None, "192.0.2.10", None),

@@ -1,4 +1,4 @@
-"""Django's own ``login()`` ends in our cookies (issue 14, item 6).
+"""Django's own ``login()`` ends in our cookies.
 
 Whoever calls ``django.contrib.auth.login()`` (the stock admin login page,
 auth's LoginView, DRF's browsable API, allauth) gets a device session and

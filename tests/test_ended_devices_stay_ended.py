@@ -1,4 +1,4 @@
-"""Issue 13, finding 9: with immediate revocation, an ended device stays
+"""With immediate revocation, an ended device stays
 ended whatever happens to the cache or the rows behind it.
 
 Ending one device used to be only a cache entry, and a missing entry read as

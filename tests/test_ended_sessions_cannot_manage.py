@@ -1,4 +1,4 @@
-"""Issue 13, finding 6 (and two 500s of finding 14): a device whose session
+"""A device whose session
 has ended keeps a signed access token for up to ACCESS_TOKEN_EXPIRY, and with
 immediate revocation off (or a cache that has not heard yet) that token still
 reads pages. It must not manage the account: the devices page and API, "log

@@ -1,4 +1,4 @@
-"""Issue 4: every path that must end a user's sessions does, by raising
+"""Every path that must end a user's sessions does, by raising
 ``token_version`` by exactly one, without touching anyone else.
 
 Each test logs the user in on a second browser first (``other_device``) and
@@ -260,7 +260,7 @@ def test_admin_password_form_logs_out_the_user(admin_client, alice, bob, other_d
 def test_disabling_password_authentication_in_the_admin_logs_out_the_user(
     admin_client, alice, bob, other_device, bob_device
 ):
-    # Issue 13, finding 2: the admin's "Password-based authentication:
+    # The admin's "Password-based authentication:
     # disabled" calls set_unusable_password(); no new password is "set".
     before = versions(alice, bob)
     url = f"/admin/tokens_app/user/{alice.pk}/password/"

@@ -1,5 +1,4 @@
-"""Issue 13, finding 3: the rotation grace window answers only the browser
-that rotated.
+"""The rotation grace window answers only the browser that rotated.
 
 Within TOKENS_ROTATION_GRACE of a rotation the session's previous refresh
 token is answered with the current one, so two tabs refreshing at once are

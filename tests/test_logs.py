@@ -1,4 +1,4 @@
-"""Issue 13, finding 15: the logs.
+"""The logs never hold a secret and cannot be forged into.
 
 - gunicorn's access log masks the token of a reset link in every form the
   link can be opened in (no trailing slash, %2F, other percent-encodings);

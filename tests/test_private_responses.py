@@ -1,4 +1,4 @@
-"""Issue 13, finding 12: an answer that depends on the auth cookies (it was
+"""An answer that depends on the auth cookies (it was
 made for the signed-in user, or it sets or clears the cookies) is never kept
 by a shared cache or the browser's back-forward cache: ``Cache-Control:
 private, no-store`` and ``Vary: Cookie``, on every such URL, page or API."""

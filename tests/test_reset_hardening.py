@@ -1,10 +1,10 @@
-"""Issue 13, findings 10 and 11: password reset.
+"""Password reset: no account oracle, and one use per link.
 
-10. The answer to a reset request takes as long, and does the same work,
-    whether or not the address has an account: the mail is built and sent on
-    the background thread, the audit row written after the answer has gone.
-11. The confirm page keeps Django's protections: never cached (its URL holds
-    the token), and the new password never reaches an error report.
+- The answer to a reset request takes as long, and does the same work,
+  whether or not the address has an account: the mail is built and sent on
+  the background thread, the audit row written after the answer has gone.
+- The confirm page keeps Django's protections: never cached (its URL holds
+  the token), and the new password never reaches an error report.
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def test_the_reset_mail_is_built_in_the_language_of_the_request(alice, settings)
     assert thread != threading.get_ident()  # built on the background thread
 
 
-# --- finding 11: the confirm page ---------------------------------------------------
+# --- the confirm page ---------------------------------------------------
 
 
 def reset_link(alice) -> str:

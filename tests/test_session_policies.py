@@ -1,4 +1,5 @@
-"""Issue 16: session policies, tested through HTTP with an injected clock.
+"""Session policies (maximum lifetimes, "remember me", re-authentication, the
+session limit), tested through HTTP with an injected clock.
 
 The ``clock`` fixture replaces ``tokens_app.clock.now``: every decision made
 with the time (token expiry, the maximum lifetime, the re-authentication

@@ -1,4 +1,4 @@
-"""The attacks of issue 13 on the limits (findings 1, 7, 8, 13), through HTTP.
+"""Attacks on the login, reset and refresh limits, through HTTP.
 
 Each test is named for what an attacker tries; each failed before the fix.
 """
@@ -41,7 +41,7 @@ def proxy_header(settings):
     settings.TOKENS_TRUSTED_PROXY_COUNT = 1
 
 
-# Finding 1: one client locks everyone out --------------------------------------------------------
+# one client locks everyone out --------------------------------------------------------
 
 
 def test_junk_refresh_cookies_from_one_client_do_not_stop_anothers_silent_refresh(alice):
@@ -126,7 +126,7 @@ def test_check_deploy_warns_behind_a_proxy_without_a_client_ip_source(settings):
     assert _deploy_ids() == set()
 
 
-# Finding 7: five failures from anywhere lock any account -----------------------------------------
+# five failures from anywhere lock any account -----------------------------------------
 
 
 def test_a_strangers_failures_do_not_lock_the_account_for_another_client(alice):
@@ -227,7 +227,7 @@ def test_clear_lockout_also_clears_a_clients_lock_on_the_account(alice):
     assert api_login(client).status_code == 200
 
 
-# Finding 8: parallel guesses beat the limit ------------------------------------------------------
+# parallel guesses beat the limit ------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
@@ -270,7 +270,7 @@ def test_twelve_parallel_wrong_guesses_are_checked_at_most_five_times(django_use
     assert api_login(APIClient()).status_code == 429
 
 
-# Finding 13: usernames go raw into logs and the audit table --------------------------------------
+# usernames go raw into logs and the audit table --------------------------------------
 
 
 def test_a_newline_in_a_username_forges_no_log_line(db, caplog):
