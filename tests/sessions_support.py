@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tokens_app.tokens import Claims, verify_refresh
 
-ACCESS = "__Host-access_token"
-REFRESH = "__Host-refresh_token"
+ACCESS, REFRESH = ACCESS_COOKIE, REFRESH_COOKIE
 
 
 def refresh_cookie(client: Client) -> str:

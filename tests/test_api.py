@@ -8,10 +8,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tokens_app.models import LoginSession
 from tokens_app.tokens import issue_access, issue_refresh, verify_access, verify_refresh
 
-ACCESS, REFRESH = "__Host-access_token", "__Host-refresh_token"
+ACCESS, REFRESH = ACCESS_COOKIE, REFRESH_COOKIE
 
 
 def api_login(client: APIClient, username: str = "alice", password: str = PASSWORD, **extra):

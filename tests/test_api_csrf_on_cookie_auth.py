@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.test import Client
 
+from tests.forge import ACCESS_COOKIE
+
 
 def _enforcing_copy(client: Client) -> Client:
     enforcing = Client(enforce_csrf_checks=True)
@@ -41,4 +43,4 @@ def test_log_out_everywhere_from_the_site_ends_every_session(alice_client, alice
     assert response.status_code == 302
     alice.refresh_from_db()
     assert alice.token_version == 1
-    assert alice_client.cookies["__Host-access_token"].value == ""
+    assert alice_client.cookies[ACCESS_COOKIE].value == ""

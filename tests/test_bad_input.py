@@ -15,9 +15,10 @@ from rest_framework.test import APIClient
 
 from tests import forge
 from tests.conftest import PASSWORD
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tokens_app.tokens import verify_refresh
 
-ACCESS, REFRESH = "__Host-access_token", "__Host-refresh_token"
+ACCESS, REFRESH = ACCESS_COOKIE, REFRESH_COOKIE
 OTHER_KEY = "a-well-formed-key-that-is-simply-not-ours-0123456789"
 
 

@@ -11,10 +11,11 @@ from django.test import Client
 from django.utils.http import urlencode
 
 from tests.conftest import PASSWORD, login
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tokens_app.models import LoginSession
 from tokens_app.tokens import issue_access, verify_access, verify_refresh
 
-ACCESS, REFRESH = "__Host-access_token", "__Host-refresh_token"
+ACCESS, REFRESH = ACCESS_COOKIE, REFRESH_COOKIE
 EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 

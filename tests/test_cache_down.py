@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from tests.conftest import login
+from tests.forge import ACCESS_COOKIE
 from tests.live_servers import closed_port
 from tokens_app.conf import app_settings
 
@@ -71,7 +72,7 @@ def test_with_redis_down_a_force_logout_still_ends_access_at_once(
 def test_with_redis_down_ending_one_device_still_ends_its_access_at_once(alice, dead_redis):
     client = Client()
     assert login(client).status_code == 302
-    access = client.cookies["__Host-access_token"].value
+    access = client.cookies[ACCESS_COOKIE].value
     assert client.get("/").status_code == 200
 
     assert client.post("/api/auth/logout/").status_code == 200
@@ -79,7 +80,7 @@ def test_with_redis_down_ending_one_device_still_ends_its_access_at_once(alice, 
     # The logout response cleared the cookies; a copy of the still-unexpired
     # access token replayed by hand is refused: the database says the session ended.
     replay = Client()
-    replay.cookies["__Host-access_token"] = access
+    replay.cookies[ACCESS_COOKIE] = access
     api = replay.get("/api/auth/me/")
     assert (api.status_code, api.json()["code"]) == (401, "token_revoked")
 

@@ -19,9 +19,10 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD, login
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tokens_app.checks import MESSAGES
 
-HOST_ACCESS, HOST_REFRESH = "__Host-access_token", "__Host-refresh_token"
+HOST_ACCESS, HOST_REFRESH = ACCESS_COOKIE, REFRESH_COOKIE
 
 
 def _ids() -> set[str]:

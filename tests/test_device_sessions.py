@@ -18,7 +18,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, login, signed_in
 from tests.sessions_support import (
     ACCESS,
     REFRESH,
@@ -45,10 +45,7 @@ IPHONE = (
 
 def device(username: str = "alice", user_agent: str = FIREFOX, ip: str = "203.0.113.7") -> Client:
     """A browser signed in through the login page."""
-    client = Client(HTTP_USER_AGENT=user_agent, REMOTE_ADDR=ip)
-    response = login(client, username)
-    assert response.status_code == 302, response.content
-    return client
+    return signed_in(username, user_agent=user_agent, ip=ip)
 
 
 def session_of(client: Client) -> LoginSession:
@@ -483,15 +480,15 @@ def test_an_ended_or_unknown_session_is_404(alice):
 
 
 @pytest.fixture
-def admin_client(make_user) -> Client:
+def root_browser(make_user) -> Client:
     make_user("root", is_staff=True, is_superuser=True)
     return device("root", user_agent="Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Firefox/128.0")
 
 
-def test_admin_user_page_shows_the_sessions_inline(admin_client, alice):
+def test_admin_user_page_shows_the_sessions_inline(root_browser, alice):
     device(user_agent=IPHONE, ip="198.51.100.2")
 
-    page = admin_client.get(f"/admin/tokens_app/user/{alice.pk}/change/")
+    page = root_browser.get(f"/admin/tokens_app/user/{alice.pk}/change/")
 
     assert page.status_code == 200
     html = page.content.decode()
@@ -502,12 +499,12 @@ def test_admin_user_page_shows_the_sessions_inline(admin_client, alice):
     assert LoginSession.objects.get(user=alice).current_jti not in html
 
 
-def test_admin_sessions_list_revoke_action(admin_client, alice):
+def test_admin_sessions_list_revoke_action(root_browser, alice):
     phone, laptop = device(user_agent=IPHONE), device(user_agent=FIREFOX)
     target = session_of(phone)
-    assert admin_client.get("/admin/tokens_app/loginsession/").status_code == 200
+    assert root_browser.get("/admin/tokens_app/loginsession/").status_code == 200
 
-    response = admin_client.post(
+    response = root_browser.post(
         "/admin/tokens_app/loginsession/",
         {"action": "revoke", "_selected_action": [str(target.pk)]},
         follow=True,
@@ -522,7 +519,7 @@ def test_admin_sessions_list_revoke_action(admin_client, alice):
     assert (event.user, event.actor.username, event.reason) == (alice, "root", "admin")
 
 
-def test_admin_audit_trail_is_newest_first_and_filterable(admin_client, alice, bob, settings):
+def test_admin_audit_trail_is_newest_first_and_filterable(root_browser, alice, bob, settings):
     settings.TOKENS_ROTATION_GRACE = timedelta(0)
     victim = device("alice")
     stolen = refresh_cookie(victim)
@@ -531,27 +528,27 @@ def test_admin_audit_trail_is_newest_first_and_filterable(admin_client, alice, b
     device("bob")
     call_command("force_logout", "bob", stdout=StringIO())
 
-    page = admin_client.get("/admin/tokens_app/auditevent/")
+    page = root_browser.get("/admin/tokens_app/auditevent/")
     assert page.status_code == 200
     listed = list(page.context["cl"].result_list)
     assert listed == sorted(listed, key=lambda e: (e.created_at, e.pk), reverse=True)
     assert (listed[0].kind, listed[0].user) == (AuditEvent.Kind.REVOKED, bob)
 
-    by_user = admin_client.get(f"/admin/tokens_app/auditevent/?user__id__exact={alice.pk}")
+    by_user = root_browser.get(f"/admin/tokens_app/auditevent/?user__id__exact={alice.pk}")
     assert {e.user_id for e in by_user.context["cl"].result_list} == {alice.pk}
-    by_kind = admin_client.get("/admin/tokens_app/auditevent/?kind=refresh_reused")
+    by_kind = root_browser.get("/admin/tokens_app/auditevent/?kind=refresh_reused")
     assert [(e.kind, e.user_id) for e in by_kind.context["cl"].result_list] == [
         (AuditEvent.Kind.REFRESH_REUSED, alice.pk)
     ]
-    logins = admin_client.get("/admin/tokens_app/auditevent/?kind=login")
+    logins = root_browser.get("/admin/tokens_app/auditevent/?kind=login")
     assert {e.user.username for e in logins.context["cl"].result_list} == {"root", "alice", "bob"}
 
 
-def test_admin_audit_trail_is_read_only(admin_client, alice):
+def test_admin_audit_trail_is_read_only(root_browser, alice):
     event = AuditEvent.objects.filter(user__username="root").first()
-    assert admin_client.get("/admin/tokens_app/auditevent/add/").status_code == 403
-    assert admin_client.post(f"/admin/tokens_app/auditevent/{event.pk}/delete/").status_code == 403
-    page = admin_client.get(f"/admin/tokens_app/auditevent/{event.pk}/change/")
+    assert root_browser.get("/admin/tokens_app/auditevent/add/").status_code == 403
+    assert root_browser.post(f"/admin/tokens_app/auditevent/{event.pk}/delete/").status_code == 403
+    page = root_browser.get(f"/admin/tokens_app/auditevent/{event.pk}/change/")
     assert page.status_code == 200
     assert b'name="kind"' not in page.content
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.conftest import clear_cache, login
+from tests import conftest
+from tests.conftest import clear_cache
+from tests.forge import ACCESS_COOKIE
 from tests.sessions_support import refresh_claims
 from tokens_app.models import LoginSession
 
@@ -40,9 +42,7 @@ def root(make_user):
 
 
 def signed_in(username: str = "alice", user_agent: str = "phone") -> Client:
-    client = Client(HTTP_USER_AGENT=user_agent)
-    assert login(client, username).status_code == 302
-    return client
+    return conftest.signed_in(username, user_agent=user_agent)
 
 
 def session_of(client: Client) -> LoginSession:
@@ -51,7 +51,7 @@ def session_of(client: Client) -> LoginSession:
 
 def access_token(client: Client) -> str:
     """The device's access cookie, as a thief who copied it holds it."""
-    return client.cookies["__Host-access_token"].value
+    return client.cookies[ACCESS_COOKIE].value
 
 
 def with_access(token: str) -> Client:
@@ -59,7 +59,7 @@ def with_access(token: str) -> Client:
     answer clears the cookie from a client's jar; a thief re-sends it), with
     no refresh cookie to fall back on: only the access check answers."""
     client = Client()
-    client.cookies["__Host-access_token"] = token
+    client.cookies[ACCESS_COOKIE] = token
     return client
 
 

@@ -14,7 +14,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from tests.conftest import PASSWORD, login
+from tests import conftest
+from tests.conftest import PASSWORD
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tests.sessions_support import refresh_claims
 from tokens_app.models import LoginSession
 
@@ -22,9 +24,7 @@ NEW_PASSWORD = "a thief's new passphrase 1234"
 
 
 def signed_in(user_agent: str) -> Client:
-    client = Client(HTTP_USER_AGENT=user_agent)
-    assert login(client).status_code == 302
-    return client
+    return conftest.signed_in(user_agent=user_agent)
 
 
 def session_of(client: Client) -> LoginSession:
@@ -162,8 +162,8 @@ def test_ended_session_is_signed_out_with_its_cookies_cleared(alice, old_and_new
     response = old.get(page)
 
     _assert_sent_to_login(response, page)
-    assert response.cookies["__Host-access_token"].value == ""
-    assert response.cookies["__Host-refresh_token"].value == ""
+    assert response.cookies[ACCESS_COOKIE].value == ""
+    assert response.cookies[REFRESH_COOKIE].value == ""
     assert old.get("/accounts/login/").status_code == 200
 
 

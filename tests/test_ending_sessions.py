@@ -22,7 +22,8 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection
 from django.test import Client
 
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, signed_in
+from tests.forge import ACCESS_COOKIE
 from tests.sessions_support import (
     REFRESH,
     api_refresh,
@@ -42,13 +43,6 @@ from tokens_app.signals import tokens_revoked
 from tokens_app.tokens import verify_access, verify_refresh
 
 NEW_PASSWORD = "a new and rather long passphrase 42"
-
-
-def signed_in(username: str = "alice", password: str = PASSWORD) -> Client:
-    client = Client()
-    response = login(client, username, password)
-    assert response.status_code == 302, response.content
-    return client
 
 
 @pytest.fixture
@@ -79,7 +73,7 @@ def root(make_user):
 
 
 @pytest.fixture
-def admin_client(root) -> Client:
+def root_browser(root) -> Client:
     return signed_in("root")
 
 
@@ -243,29 +237,29 @@ def test_save_without_a_new_password_keeps_sessions(alice, other_device):
     assert_refresh_accepted(other_device)
 
 
-def test_admin_password_form_logs_out_the_user(admin_client, alice, bob, other_device, bob_device):
+def test_admin_password_form_logs_out_the_user(root_browser, alice, bob, other_device, bob_device):
     before = versions(alice, bob)
     url = f"/admin/tokens_app/user/{alice.pk}/password/"
-    assert admin_client.get(url).status_code == 200
+    assert root_browser.get(url).status_code == 200
 
-    response = admin_client.post(
+    response = root_browser.post(
         url, {"usable_password": "true", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
     )
 
     assert response.status_code == 302, response.content
     assert_only_alice_was_logged_out(alice, bob, other_device, bob_device, before)
-    assert admin_client.get("/admin/").status_code == 200
+    assert root_browser.get("/admin/").status_code == 200
 
 
 def test_disabling_password_authentication_in_the_admin_logs_out_the_user(
-    admin_client, alice, bob, other_device, bob_device
+    root_browser, alice, bob, other_device, bob_device
 ):
     # The admin's "Password-based authentication:
     # disabled" calls set_unusable_password(); no new password is "set".
     before = versions(alice, bob)
     url = f"/admin/tokens_app/user/{alice.pk}/password/"
 
-    response = admin_client.post(url, {"usable_password": "false", "unset-password": "1"})
+    response = root_browser.post(url, {"usable_password": "false", "unset-password": "1"})
 
     assert response.status_code == 302, response.content
     alice.refresh_from_db()
@@ -323,15 +317,15 @@ def test_upgrading_the_password_hash_at_login_keeps_sessions(alice, other_device
 
 
 def test_admin_changing_their_own_password_stays_signed_in_here_only(
-    root, admin_client, bob, bob_device, committed
+    root, root_browser, bob, bob_device, committed
 ):
     before = versions(root, bob)
     root_elsewhere = refresh_cookie(signed_in("root"))
-    old_here = refresh_cookie(admin_client)
-    assert admin_client.get("/admin/").status_code == 200
+    old_here = refresh_cookie(root_browser)
+    assert root_browser.get("/admin/").status_code == 200
 
     with committed():
-        response = admin_client.post(
+        response = root_browser.post(
             f"/admin/tokens_app/user/{root.pk}/password/",
             {"usable_password": "true", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
         )
@@ -339,9 +333,9 @@ def test_admin_changing_their_own_password_stays_signed_in_here_only(
     assert response.status_code == 302, response.content
     assert token_version(root) == before["root"] + 1
     assert token_version(bob) == before["bob"]
-    fresh_here = refresh_cookie(admin_client)
+    fresh_here = refresh_cookie(root_browser)
     assert fresh_here != old_here
-    assert admin_client.get("/admin/").status_code == 200
+    assert root_browser.get("/admin/").status_code == 200
     assert_refresh_accepted(fresh_here)
     assert_refresh_refused(old_here)
     assert_refresh_refused(root_elsewhere)
@@ -364,17 +358,17 @@ def test_deactivating_in_code_logs_out_every_browser(alice, bob, other_device, b
 
 
 def test_deactivating_with_the_admin_change_form_logs_out_every_browser(
-    admin_client, alice, bob, other_device, bob_device
+    root_browser, alice, bob, other_device, bob_device
 ):
     before = versions(alice, bob)
     url = f"/admin/tokens_app/user/{alice.pk}/change/"
-    page = admin_client.get(url)
+    page = root_browser.get(url)
     assert page.status_code == 200
     data = form_fields(page.content, "user_form")
     assert data.pop("is_active") == ["on"]
     data["_save"] = ["Save"]
 
-    response = admin_client.post(url, data)
+    response = root_browser.post(url, data)
 
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     alice.refresh_from_db()
@@ -399,13 +393,13 @@ def test_saving_an_already_inactive_user_does_not_bump_again(alice):
 
 
 def test_admin_bulk_action_force_logout_logs_out_the_selected_users(
-    admin_client, alice, bob, make_user, other_device, bob_device
+    root_browser, alice, bob, make_user, other_device, bob_device
 ):
     carol = make_user("carol")
     carol_device = refresh_cookie(signed_in("carol"))
     before = versions(alice, bob, carol)
 
-    response = admin_client.post(
+    response = root_browser.post(
         "/admin/tokens_app/user/",
         {"action": "force_logout", "_selected_action": [alice.pk, bob.pk]},
         follow=True,
@@ -423,8 +417,8 @@ def test_admin_bulk_action_force_logout_logs_out_the_selected_users(
     assert_refresh_accepted(carol_device)
 
 
-def test_admin_bulk_action_is_offered_as_force_logout(admin_client, alice):
-    page = admin_client.get("/admin/tokens_app/user/")
+def test_admin_bulk_action_is_offered_as_force_logout(root_browser, alice):
+    page = root_browser.get("/admin/tokens_app/user/")
     choices = dict(page.context["action_form"].fields["action"].choices)
     assert choices["force_logout"] == "Force logout selected users"
 
@@ -484,18 +478,18 @@ def test_force_logout_needs_the_change_permission(viewer, alice, other_device):
     assert_refresh_accepted(other_device)
 
 
-def test_forcing_out_a_staff_member_ends_their_admin_access_at_the_next_request(root, admin_client):
-    assert admin_client.get("/admin/").status_code == 200
+def test_forcing_out_a_staff_member_ends_their_admin_access_at_the_next_request(root, root_browser):
+    assert root_browser.get("/admin/").status_code == 200
 
     call_command("force_logout", "root", stdout=StringIO())
 
     # The access token has not expired, but the admin loads the user from the
     # database and the stale token_version turns them anonymous.
-    response = admin_client.get("/admin/")
+    response = root_browser.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
     assert response.cookies[REFRESH].value == ""
-    assert admin_client.get("/admin/tokens_app/user/").status_code == 302
+    assert root_browser.get("/admin/tokens_app/user/").status_code == 302
 
 
 # --- log out everywhere -----------------------------------------------------------
@@ -515,7 +509,7 @@ def test_log_out_everywhere_button_ends_every_session_and_clears_cookies(
     # Via the hop that says so (Clear-Site-Data drops this response's own cookies).
     assert response["Location"] == "/accounts/logout/done/?everywhere=1"
     assert response.cookies[REFRESH].value == ""
-    assert response.cookies["__Host-access_token"].value == ""
+    assert response.cookies[ACCESS_COOKIE].value == ""
     assert browser.get("/").status_code == 302
     assert_refresh_refused(here)
     assert_only_alice_was_logged_out(alice, bob, other_device, bob_device, before)
@@ -675,7 +669,7 @@ def test_two_concurrent_bumps_give_two(make_user):
 # --- signal and audit trail ------------------------------------------------------------------
 
 
-def test_ending_sessions_sends_tokens_revoked_and_writes_an_audit_event(root, admin_client, alice, caplog):
+def test_ending_sessions_sends_tokens_revoked_and_writes_an_audit_event(root, root_browser, alice, caplog):
     received = []
 
     def receiver(sender, **kwargs):
@@ -684,9 +678,9 @@ def test_ending_sessions_sends_tokens_revoked_and_writes_an_audit_event(root, ad
     tokens_revoked.connect(receiver)
     try:
         browser = signed_in("alice")
-        tokens = [browser.cookies[REFRESH].value, browser.cookies["__Host-access_token"].value]
+        tokens = [browser.cookies[REFRESH].value, browser.cookies[ACCESS_COOKIE].value]
         with caplog.at_level(logging.INFO, logger="tokens_app"):
-            admin_client.post(f"/admin/tokens_app/user/{alice.pk}/force-logout/")
+            root_browser.post(f"/admin/tokens_app/user/{alice.pk}/force-logout/")
     finally:
         tokens_revoked.disconnect(receiver)
 
@@ -742,7 +736,7 @@ def test_refused_refresh_after_force_logout_redirects_pages_to_login(alice, othe
 def test_without_immediate_revocation_an_issued_access_token_lives_until_it_expires(alice, settings):
     settings.TOKENS_IMMEDIATE_REVOCATION = False
     browser = signed_in("alice")
-    access = verify_access(browser.cookies["__Host-access_token"].value)
+    access = verify_access(browser.cookies[ACCESS_COOKIE].value)
     assert access.exp - access.iat == 5 * 60  # ACCESS_TOKEN_EXPIRY
 
     run_force_logout("alice")
@@ -752,7 +746,7 @@ def test_without_immediate_revocation_an_issued_access_token_lives_until_it_expi
     # ...but anything that loads the user re-checks token_version at once.
     assert browser.get("/api/auth/me/").status_code == 401
     # Once the access token is gone (expired), the refresh is refused.
-    del browser.cookies["__Host-access_token"]
+    del browser.cookies[ACCESS_COOKIE]
     response = browser.get("/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/"
@@ -769,7 +763,7 @@ def test_with_immediate_revocation_the_next_request_is_refused(alice, settings, 
     response = browser.get("/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/"
-    assert response.cookies["__Host-access_token"].value == ""
+    assert response.cookies[ACCESS_COOKIE].value == ""
     assert signed_in("alice").get("/").status_code == 200
 
 

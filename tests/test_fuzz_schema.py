@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tests.live_servers import ROOT, deployment
 
 MAX_EXAMPLES = os.environ.get("FUZZ_MAX_EXAMPLES", "30")
@@ -102,9 +103,9 @@ def schemathesis(
     if jar is not None:
         env["FUZZ_CSRF_TOKEN"] = jar["__Host-csrftoken"].value
         if "__Host-access_token" in jar:
-            config.write_text(f'[auth.openapi.cookieAuth]\napi_key = "{jar["__Host-access_token"].value}"\n')
+            config.write_text(f'[auth.openapi.cookieAuth]\napi_key = "{jar[ACCESS_COOKIE].value}"\n')
         if refresh:
-            env["FUZZ_REFRESH_TOKEN"] = jar["__Host-refresh_token"].value
+            env["FUZZ_REFRESH_TOKEN"] = jar[REFRESH_COOKIE].value
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "--config-file",

@@ -18,6 +18,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import login
+from tests.forge import ACCESS_COOKIE
 from tests.sessions_support import REFRESH, assert_refresh_accepted, assert_refresh_refused, refresh_cookie
 from tests.test_device_sessions import FIREFOX, statements
 from tokens_app.models import AuditEvent, LoginSession
@@ -102,7 +103,7 @@ def test_thief_polling_and_replaying_in_step_never_gets_the_current_token(alice,
 def test_the_victim_is_told_why_on_its_next_page(alice, victim):
     stolen = rotate(victim)
     browser(stolen, ip=ELSEWHERE).post("/api/auth/refresh/")
-    del victim.cookies["__Host-access_token"]  # its access token expires
+    del victim.cookies[ACCESS_COOKIE]  # its access token expires
 
     response = victim.get("/", follow=True)
 

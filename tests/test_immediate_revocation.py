@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.test import Client, override_settings
 
 from tests.conftest import clear_cache, login
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tokens_app import revocation
 
 NEW_PASSWORD = "an entirely new passphrase 42"
@@ -81,8 +82,8 @@ def test_old_access_cookie_is_refused_on_the_next_page_after_revocation(
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
     # Refused for being revoked: the cookies are cleared, not silently refreshed.
-    assert response.cookies["__Host-access_token"].value == ""
-    assert response.cookies["__Host-refresh_token"].value == ""
+    assert response.cookies[ACCESS_COOKIE].value == ""
+    assert response.cookies[REFRESH_COOKIE].value == ""
 
 
 @REVOCATIONS

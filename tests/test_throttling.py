@@ -11,6 +11,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD, login
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tokens_app.models import AuditEvent
 
 WRONG = "not the password"
@@ -303,7 +304,7 @@ def ended_refresh(alice) -> str:
     refused, so it counts (junk that does not verify costs nothing)."""
     client = APIClient()
     assert api_login(client).status_code == 200
-    token = client.cookies["__Host-refresh_token"].value
+    token = client.cookies[REFRESH_COOKIE].value
     assert client.post("/api/auth/logout/").status_code == 200
     return token
 
@@ -312,10 +313,10 @@ def test_refused_refresh_tokens_are_limited_per_ip(ended_refresh, settings):
     settings.TOKENS_REFRESH_IP_RATE = (3, timedelta(minutes=1))
     attacker = APIClient(enforce_csrf_checks=False)
     for _ in range(3):
-        attacker.cookies["__Host-refresh_token"] = ended_refresh
+        attacker.cookies[REFRESH_COOKIE] = ended_refresh
         assert attacker.post("/api/auth/refresh/").status_code == 401
 
-    attacker.cookies["__Host-refresh_token"] = ended_refresh
+    attacker.cookies[REFRESH_COOKIE] = ended_refresh
     response = attacker.post("/api/auth/refresh/")
 
     assert response.status_code == 429
@@ -327,16 +328,16 @@ def test_a_throttled_refresh_does_not_spend_a_good_token(ended_refresh, settings
     settings.TOKENS_REFRESH_IP_RATE = (1, timedelta(minutes=1))
     client = APIClient()
     assert api_login(client).status_code == 200
-    good = client.cookies["__Host-refresh_token"].value
-    client.cookies["__Host-refresh_token"] = ended_refresh
+    good = client.cookies[REFRESH_COOKIE].value
+    client.cookies[REFRESH_COOKIE] = ended_refresh
     client.post("/api/auth/refresh/")
 
-    client.cookies["__Host-refresh_token"] = good
+    client.cookies[REFRESH_COOKIE] = good
     assert client.post("/api/auth/refresh/").status_code == 429
 
     # From another address the same token still works: it was not consumed.
     other = APIClient(REMOTE_ADDR="203.0.113.20")
-    other.cookies["__Host-refresh_token"] = good
+    other.cookies[REFRESH_COOKIE] = good
     assert other.post("/api/auth/refresh/").status_code == 200
 
 
@@ -344,11 +345,11 @@ def test_silent_refresh_failures_count_too(ended_refresh, settings):
     settings.TOKENS_REFRESH_IP_RATE = (2, timedelta(minutes=1))
     browser = Client()
     for _ in range(2):
-        browser.cookies["__Host-refresh_token"] = ended_refresh
+        browser.cookies[REFRESH_COOKIE] = ended_refresh
         assert browser.get("/").status_code == 302
 
     api = APIClient()
-    api.cookies["__Host-refresh_token"] = ended_refresh
+    api.cookies[REFRESH_COOKIE] = ended_refresh
     assert api.post("/api/auth/refresh/").status_code == 429
 
 
@@ -356,10 +357,10 @@ def test_a_throttled_silent_refresh_keeps_the_browsers_cookies(ended_refresh, se
     settings.TOKENS_REFRESH_IP_RATE = (1, timedelta(minutes=1))
     browser = Client()
     assert login(browser).status_code == 302
-    good = browser.cookies["__Host-refresh_token"].value
-    del browser.cookies["__Host-access_token"]
+    good = browser.cookies[REFRESH_COOKIE].value
+    del browser.cookies[ACCESS_COOKIE]
     attacker = APIClient()
-    attacker.cookies["__Host-refresh_token"] = ended_refresh
+    attacker.cookies[REFRESH_COOKIE] = ended_refresh
     attacker.post("/api/auth/refresh/")
 
     response = browser.get("/")
@@ -368,4 +369,4 @@ def test_a_throttled_silent_refresh_keeps_the_browsers_cookies(ended_refresh, se
     assert "__Host-refresh_token" not in response.cookies  # ...but the token is neither spent nor cleared
     browser.defaults["REMOTE_ADDR"] = "203.0.113.30"
     assert browser.get("/").status_code == 200
-    assert browser.cookies["__Host-refresh_token"].value != good
+    assert browser.cookies[REFRESH_COOKIE].value != good

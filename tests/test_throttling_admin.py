@@ -36,20 +36,20 @@ def can_log_in(username: str) -> int:
 
 
 @pytest.fixture
-def admin_client(make_user) -> Client:
+def root_browser(make_user) -> Client:
     make_user("root", is_staff=True, is_superuser=True)
     client = Client()
     assert login(client, "root").status_code == 302
     return client
 
 
-def test_the_user_list_filters_and_marks_locked_accounts(admin_client, alice, bob, make_user):
+def test_the_user_list_filters_and_marks_locked_accounts(root_browser, alice, bob, make_user):
     make_user("carol")
     lock("alice")
     lock("carol")
     call_command("clear_lockout", "carol", stdout=StringIO())
 
-    page = admin_client.get("/admin/tokens_app/user/", {"locked_out": "yes"})
+    page = root_browser.get("/admin/tokens_app/user/", {"locked_out": "yes"})
 
     assert page.status_code == 200
     shown = [user.username for user in page.context["cl"].result_list]
@@ -57,21 +57,21 @@ def test_the_user_list_filters_and_marks_locked_accounts(admin_client, alice, bo
     assert "locked for 5 minutes" in page.content.decode()
 
 
-def test_the_change_page_shows_the_lockout(admin_client, alice):
+def test_the_change_page_shows_the_lockout(root_browser, alice):
     lock("alice")
 
-    page = admin_client.get(f"/admin/tokens_app/user/{alice.pk}/change/")
+    page = root_browser.get(f"/admin/tokens_app/user/{alice.pk}/change/")
 
     assert page.status_code == 200
     assert "locked for 5 minutes" in page.content.decode()
     assert "Force logout" in page.content.decode()
 
 
-def test_the_admin_action_clears_a_lockout(admin_client, alice, bob):
+def test_the_admin_action_clears_a_lockout(root_browser, alice, bob):
     lock("alice")
     assert can_log_in("alice") == 429
 
-    response = admin_client.post(
+    response = root_browser.post(
         "/admin/tokens_app/user/",
         {"action": "clear_lockout", "_selected_action": [alice.pk, bob.pk]},
         follow=True,
@@ -86,10 +86,10 @@ def test_the_admin_action_clears_a_lockout(admin_client, alice, bob):
     ]
 
 
-def test_throttling_events_are_listed_in_the_audit_admin(admin_client, alice):
+def test_throttling_events_are_listed_in_the_audit_admin(root_browser, alice):
     lock("alice")
 
-    page = admin_client.get("/admin/tokens_app/auditevent/", {"kind__exact": "throttled"})
+    page = root_browser.get("/admin/tokens_app/auditevent/", {"kind__exact": "throttled"})
 
     assert page.status_code == 200
     rows = sorted(page.context["cl"].result_list, key=lambda e: e.reason)

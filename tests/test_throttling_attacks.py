@@ -17,6 +17,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD, login
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tokens_app.models import AuditEvent
 
 WRONG = "not the password"
@@ -47,26 +48,26 @@ def proxy_header(settings):
 def test_junk_refresh_cookies_from_one_client_do_not_stop_anothers_silent_refresh(alice):
     victim = Client()
     assert login(victim).status_code == 302
-    del victim.cookies["__Host-access_token"]  # expired: the next page refreshes silently
+    del victim.cookies[ACCESS_COOKIE]  # expired: the next page refreshes silently
     attacker = Client()  # same address: no proxy header to tell them apart
     for n in range(40):
-        attacker.cookies["__Host-refresh_token"] = f"junk.{n}.cookie"
+        attacker.cookies[REFRESH_COOKIE] = f"junk.{n}.cookie"
         assert attacker.get("/").status_code == 302
     api = APIClient()
     for n in range(40):
-        api.cookies["__Host-refresh_token"] = f"junk.api.{n}"
+        api.cookies[REFRESH_COOKIE] = f"junk.api.{n}"
         assert api.post("/api/auth/refresh/").status_code == 401
 
     response = victim.get("/")
 
     assert response.status_code == 200
-    assert response.cookies["__Host-refresh_token"].value
+    assert response.cookies[REFRESH_COOKIE].value
     assert not AuditEvent.objects.filter(kind=AuditEvent.Kind.THROTTLED).exists()
 
 
 def test_a_junk_refresh_cookie_costs_no_database_query(db, django_assert_num_queries):
     attacker = APIClient()
-    attacker.cookies["__Host-refresh_token"] = "junk.junk.junk"
+    attacker.cookies[REFRESH_COOKIE] = "junk.junk.junk"
 
     with django_assert_num_queries(0):
         assert attacker.post("/api/auth/refresh/").status_code == 401

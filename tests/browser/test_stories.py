@@ -12,6 +12,8 @@ from datetime import timedelta
 
 import pytest
 
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
+
 from .conftest import DESKTOP, LAPTOP, PHONE
 
 pytestmark = pytest.mark.browser
@@ -416,8 +418,8 @@ def test_remember_me_decides_whether_closing_the_browser_signs_out(
     shared.get_by_role("button", name="Sign in").click()
     expect(account_nav(shared)).to_contain_text("Signed in as alice")
     jar = cookies(shared.context)
-    assert jar["__Host-access_token"]["expires"] == -1
-    assert jar["__Host-refresh_token"]["expires"] == -1
+    assert jar[ACCESS_COOKIE]["expires"] == -1
+    assert jar[REFRESH_COOKIE]["expires"] == -1
     shared.goto("/accounts/sessions/")
     expect(shared.get_by_role("table")).to_contain_text("Until the browser closes")
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.conftest import login
-from tests.forge import header_of
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE, header_of
 
 ASYMMETRIC = ("EdDSA", "ES256", "RS256")
 
@@ -66,7 +66,7 @@ def sign_in(client, **extra) -> tuple[str, str]:
     """Sign in through the HTML form; the (access, refresh) cookies the site set."""
     response = login(client, **extra)
     assert response.status_code == 302, response.content
-    return client.cookies["__Host-access_token"].value, client.cookies["__Host-refresh_token"].value
+    return client.cookies[ACCESS_COOKIE].value, client.cookies[REFRESH_COOKIE].value
 
 
 def token_checks() -> list[str]:

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from tests.forge import b64, header_of, load_private, payload_of, sign, unb64
+from tests.forge import ACCESS_COOKIE, b64, header_of, load_private, payload_of, sign, unb64
 
 from .conftest import ASYMMETRIC, kid_of, sign_in, token_checks
 
@@ -29,7 +29,7 @@ def me(client: Client):
 def api_client_of(client: Client) -> Client:
     """The same access token without the refresh cookie: no silent refresh hides a refusal."""
     other = Client()
-    other.cookies["__Host-access_token"] = client.cookies["__Host-access_token"].value
+    other.cookies[ACCESS_COOKIE] = client.cookies[ACCESS_COOKIE].value
     return other
 
 
@@ -155,7 +155,7 @@ def test_token_signed_with_an_unpublished_key_pair_is_refused(alice, key_pairs, 
     forged = sign(header_of(access), payload_of(access), load_private(foreign.private))
     assert header_of(forged)["kid"] == published_kid
     other = Client()
-    other.cookies["__Host-access_token"] = forged
+    other.cookies[ACCESS_COOKIE] = forged
 
     response = me(other)
 
@@ -171,7 +171,7 @@ def test_switching_the_access_algorithm_signs_nobody_out(alice, key_pairs, use_k
     response = client.get("/")
 
     assert response.status_code == 200
-    assert header_of(response.cookies["__Host-access_token"].value)["alg"] == "EdDSA"
+    assert header_of(response.cookies[ACCESS_COOKIE].value)["alg"] == "EdDSA"
 
 
 def test_audience_is_issued_and_required_when_configured(alice, key_pairs, use_keys, settings):

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tokens_app.keys import hmac_key_id
 
 from .conftest import kid_of, sign_in, token_checks
@@ -24,7 +25,7 @@ def me(client: Client):
 
 def forget_refresh(client: Client) -> None:
     # An API client holding only its access token: no silent refresh can hide a refusal.
-    del client.cookies["__Host-refresh_token"]
+    del client.cookies[REFRESH_COOKIE]
 
 
 @pytest.mark.django_db
@@ -67,7 +68,7 @@ def test_browser_stays_signed_in_when_the_old_access_secret_is_dropped(alice, se
 
     # The access cookie is refused, the refresh cookie (other secret) renews it.
     assert response.status_code == 200
-    assert kid_of(response.cookies["__Host-access_token"].value) == hmac_key_id(NEW_ACCESS)
+    assert kid_of(response.cookies[ACCESS_COOKIE].value) == hmac_key_id(NEW_ACCESS)
 
 
 @pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_refresh_token_signed_with_a_fallback_secret_still_refreshes(alice, sett
 
     assert response.status_code == 200
     assert kid_of(old_refresh) == hmac_key_id(old)
-    assert kid_of(response.cookies["__Host-refresh_token"].value) == hmac_key_id(NEW_REFRESH)
+    assert kid_of(response.cookies[REFRESH_COOKIE].value) == hmac_key_id(NEW_REFRESH)
 
 
 @pytest.mark.django_db
@@ -94,7 +95,7 @@ def test_refresh_token_is_refused_once_its_secret_is_no_fallback(alice, settings
 
     assert response.status_code == 401
     assert response.json()["code"] == "token_invalid"
-    assert response.cookies["__Host-refresh_token"].value == ""
+    assert response.cookies[REFRESH_COOKIE].value == ""
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from django.test import Client
 
-from tests.forge import b64, load_private, payload_of, sign
+from tests.forge import ACCESS_COOKIE, b64, load_private, payload_of, sign
 from tokens_app.keys import hmac_key_id
 
 from .conftest import sign_in
@@ -138,11 +138,11 @@ def test_every_hostile_header_sends_the_browser_to_the_login_page(alice, site_ke
 
     for name, token in hostile_tokens(alg, kid, key, public_pem, payload).items():
         client = Client()
-        client.cookies["__Host-access_token"] = token
+        client.cookies[ACCESS_COOKIE] = token
         response = client.get("/")
         assert response.status_code == 302, name
         assert response["Location"].startswith("/accounts/login/"), name
-        assert response.cookies["__Host-access_token"].value == "", f"{name}: the bad cookie is cleared"
+        assert response.cookies[ACCESS_COOKIE].value == "", f"{name}: the bad cookie is cleared"
     assert not [attempt for attempt in no_network if ATTACKER_HOST in attempt or "18498" in attempt]
 
 
@@ -154,6 +154,6 @@ def real_claims() -> dict:
 
 def _api_status(token: str) -> tuple[int, str | None]:
     client = Client()
-    client.cookies["__Host-access_token"] = token
+    client.cookies[ACCESS_COOKIE] = token
     response = client.get("/api/auth/me/")
     return response.status_code, response.json().get("code") if response.status_code != 200 else None

@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.conftest import PASSWORD
-from tests.forge import header_of, load_private, payload_of, sign
+from tests.forge import ACCESS_COOKIE, header_of, load_private, payload_of, sign
 from tests.live_servers import free_port, spawn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +97,7 @@ def sign_in_over_http(site: str, username: str = "alice", password: str = PASSWO
     jar = SimpleCookie()
     for value in headers.get_all("Set-Cookie"):
         jar.load(value)
-    return jar["__Host-access_token"].value
+    return jar[ACCESS_COOKIE].value
 
 
 def call(resource: str, token: str) -> tuple[int, dict]:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tests.live_servers import Browser
 from tests.server.conftest import PASSWORD
 
@@ -46,13 +47,13 @@ def test_force_logout_on_one_server_is_refused_by_the_other_on_the_very_next_req
     page = Browser(second, dict(cookies)).get("/")
     assert page.status == 302
     assert page.headers["Location"].startswith("/accounts/login/")
-    assert page.set_cookies["__Host-access_token"] == ""
+    assert page.set_cookies[ACCESS_COOKIE] == ""
     api = Browser(second, dict(cookies)).get("/api/auth/me/")
     assert (api.status, api.json()["code"]) == (401, "token_revoked")
     # ...and the next refresh.
     refresh = Browser(second, dict(cookies)).post("/api/auth/refresh/")
     assert (refresh.status, refresh.json()["code"]) == (401, "token_revoked")
-    assert refresh.set_cookies["__Host-refresh_token"] == ""
+    assert refresh.set_cookies[REFRESH_COOKIE] == ""
 
 
 def test_collected_static_files_are_served_by_whitenoise(app_servers):
