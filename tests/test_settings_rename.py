@@ -81,3 +81,11 @@ def test_check_w009_asks_for_the_rename(settings):
 
 def test_check_w009_is_silent_without_the_old_name():
     assert "tokens_app.W009" not in {m.id for m in run_checks()}
+
+
+def test_check_w009_also_reports_an_old_name_left_beside_the_new_one(settings):
+    # Ignored then, which a reader of the settings would not guess.
+    settings.TOKENS_ALGORITHM = "HS512"
+    settings.TOKENS_REFRESH_ALGORITHM = "HS256"
+
+    assert "tokens_app.W009" in {m.id for m in run_checks()}

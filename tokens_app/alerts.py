@@ -21,10 +21,12 @@ import logging
 from datetime import datetime
 from enum import Enum
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db.models import Count, Q
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -53,7 +55,7 @@ def report_token(session: LoginSession) -> str:
     return signing.dumps({"sid": str(session.pk)}, salt=_SALT, compress=True)
 
 
-def _alert_counter(user) -> Counter:
+def _alert_counter(user: AbstractBaseUser) -> Counter:
     return Counter.for_rate(ALERT_SCOPE, str(user.pk), app_settings.NEW_DEVICE_ALERT_RATE)
 
 
@@ -83,7 +85,7 @@ def _is_new_device(session: LoginSession) -> bool:
     return not logins.filter(detail__device=session.user_agent, detail__network=session.network).exists()
 
 
-def notify_if_new_device(request, session: LoginSession, *, now: datetime | None = None) -> bool:
+def notify_if_new_device(request: HttpRequest, session: LoginSession, *, now: datetime | None = None) -> bool:
     """Mail the account's owner if ``session`` is a sign-in from a new device.
 
     Called by ``flows.log_in``. Returns whether a mail went out. A mail server
@@ -141,7 +143,9 @@ def session_for_report(token: str) -> LoginSession | None:
         return None
 
 
-def end_reported_session(token: str, *, request=None) -> tuple[Report, LoginSession | None]:
+def end_reported_session(
+    token: str, *, request: HttpRequest | None = None
+) -> tuple[Report, LoginSession | None]:
     """Follow a "This wasn't me" link: end exactly that device session, once."""
     session = session_for_report(token)
     if session is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
+from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
 from .clientip import client_ip
@@ -23,7 +25,7 @@ def _escape(match: re.Match) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def loggable(value) -> str:
+def loggable(value: object) -> str:
     """``value`` made safe for one ``key=value`` log line.
 
     Every logged value a client could have chosen goes through this: a
@@ -43,7 +45,15 @@ def keyed_hash(value: str) -> str:
     return salted_hmac("tokens_app.audit.keyed_hash", value, algorithm="sha256").hexdigest()[:16]
 
 
-def record(kind: str, *, user=None, actor=None, reason: str = "", request=None, **detail) -> AuditEvent:
+def record(
+    kind: str,
+    *,
+    user: Any = None,
+    actor: Any = None,
+    reason: str = "",
+    request: HttpRequest | None = None,
+    **detail: Any,
+) -> AuditEvent:
     ip = client_ip(request)
     logger.info(
         "event=%s user_id=%s actor_id=%s reason=%s ip=%s %s",

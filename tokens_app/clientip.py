@@ -14,12 +14,14 @@ from __future__ import annotations
 import ipaddress
 import logging
 
+from django.http import HttpRequest
+
 from .conf import app_settings
 
 logger = logging.getLogger(__name__)
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
     """The client's address: REMOTE_ADDR, or the address our own proxy wrote.
 
     A header too short or not an address falls back to REMOTE_ADDR.
@@ -55,6 +57,6 @@ def bucket(ip: str) -> str:
     return str(address)
 
 
-def ip_identity(request) -> str:
+def ip_identity(request: HttpRequest) -> str:
     """The bucket of the request's client address."""
     return bucket(client_ip(request) or "unknown")

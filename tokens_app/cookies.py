@@ -19,14 +19,19 @@ narrow it with TOKENS_REFRESH_COOKIE_PATH.
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .flows import TokenPair
+
+from django.http import HttpResponseBase
 
 from . import clock
 from .conf import app_settings
 from .tokens import IssuedToken
 
 
-def _set(response: HttpResponse, name: str, value: str, *, path: str, max_age: int | None) -> None:
+def _set(response: HttpResponseBase, name: str, value: str, *, path: str, max_age: int | None) -> None:
     # max_age None: a browser-session cookie; 0: a deletion.
     response.set_cookie(
         name,
@@ -47,7 +52,7 @@ def _remaining(issued: IssuedToken, *, persistent: bool) -> int | None:
     return max(1, issued.claims.exp - int(clock.now().timestamp()))
 
 
-def set_auth_cookies(response: HttpResponse, pair) -> None:
+def set_auth_cookies(response: HttpResponseBase, pair: TokenPair) -> None:
     """Put a fresh TokenPair (see flows) on the response."""
     persistent = getattr(pair, "persistent", True)
     _set(
@@ -64,11 +69,12 @@ def set_auth_cookies(response: HttpResponse, pair) -> None:
         path=app_settings.REFRESH_COOKIE_PATH,
         max_age=_remaining(pair.refresh, persistent=persistent),
     )
-    if getattr(pair, "device", None):
-        set_device_cookie(response, pair.device)
+    device = getattr(pair, "device", None)
+    if device:
+        set_device_cookie(response, device)
 
 
-def set_device_cookie(response: HttpResponse, value: str) -> None:
+def set_device_cookie(response: HttpResponseBase, value: str) -> None:
     """The "signed in here before" cookie (throttling.py). Not a credential:
     it only lets this browser past the account-wide login limit, so it
     outlives the session and is not cleared at logout."""
@@ -81,7 +87,7 @@ def set_device_cookie(response: HttpResponse, value: str) -> None:
     )
 
 
-def clear_auth_cookies(response: HttpResponse) -> None:
+def clear_auth_cookies(response: HttpResponseBase) -> None:
     # Deleting is setting an empty, already-expired cookie with exactly the
     # attributes it was set with; a different path or domain would leave the
     # original in the browser.
@@ -89,7 +95,7 @@ def clear_auth_cookies(response: HttpResponse) -> None:
     clear_auth_cookie(response, app_settings.REFRESH_COOKIE)
 
 
-def clear_auth_cookie(response: HttpResponse, name: str) -> None:
+def clear_auth_cookie(response: HttpResponseBase, name: str) -> None:
     """Clear one of the two auth cookies, named by its configured name."""
     path = app_settings.REFRESH_COOKIE_PATH if name == app_settings.REFRESH_COOKIE else "/"
     _set(response, name, "", path=path, max_age=0)

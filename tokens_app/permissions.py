@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from .exceptions import ReauthenticationRequired
 from .reauth import is_recent
@@ -15,6 +17,6 @@ class RecentlyAuthenticated(BasePermission):
     message = ReauthenticationRequired.message
     code = ReauthenticationRequired.code
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         claims = request.auth if isinstance(request.auth, Claims) else None
         return is_recent(claims)

@@ -20,9 +20,10 @@ Tokens issued before ``auth_time`` existed count as not recent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from functools import wraps
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -73,7 +74,7 @@ def reauthentication_required(
 
     def decorator(view_func: Callable) -> Callable:
         @wraps(view_func)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if (when is not None and not when()) or not request.user.is_authenticated:
                 # Signed out: the view's own login_required (or the admin's
                 # login redirect) answers, as it would without this check.
@@ -104,7 +105,7 @@ def protect_admin(urls: tuple) -> tuple:
     def enabled() -> bool:
         return app_settings.REAUTHENTICATE_ADMIN
 
-    def walk(patterns) -> None:
+    def walk(patterns: Iterable[Any]) -> None:
         for entry in patterns:
             if isinstance(entry, URLResolver):
                 walk(entry.url_patterns)

@@ -5,15 +5,21 @@ Connected by ``TokensAppConfig.ready()``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models import Model
 from django.db.models.signals import post_delete, post_save, pre_save
+from django.http import HttpRequest
 
 from . import audit, flows, middleware
 from .models import AuditEvent, LoginSession
 from .revocation import bump_token_version, session_deleted
 
 
-def _remember_stored_state(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+def _remember_stored_state(
+    sender: type[Model], instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
     """pre_save: note whether this save replaces the stored password hash, or
     deactivates a user who is active now, by comparing with the row as stored.
 
@@ -42,7 +48,9 @@ def _remember_stored_state(sender, instance, raw=False, update_fields=None, **kw
     )
 
 
-def _end_sessions_on_password_or_deactivation(sender, instance, created, raw=False, **kwargs) -> None:
+def _end_sessions_on_password_or_deactivation(
+    sender: type[Model], instance: Any, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
     """post_save: a new password hash or a deactivation, by any path (forms,
     the admin, ``changepassword``, ``set_password()`` or
     ``set_unusable_password()`` + ``save()`` in a shell), ends every session
@@ -58,7 +66,9 @@ def _end_sessions_on_password_or_deactivation(sender, instance, created, raw=Fal
     instance._tokens_password_changed = instance._tokens_deactivating = False
 
 
-def _audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
+def _audit_failed_login(
+    sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
     """user_login_failed (sent by ``authenticate()``, for the login page and
     the API alike): a line in the audit trail. The name tried is kept, with
     the account, only if it names one; otherwise only its keyed hash, since
@@ -75,12 +85,12 @@ def _audit_failed_login(sender, credentials, request=None, **kwargs) -> None:
         audit.record(AuditEvent.Kind.LOGIN_FAILED, user=user, request=request, username=username)
 
 
-def _end_deleted_session(sender, instance, **kwargs) -> None:
+def _end_deleted_session(sender: type[Model], instance: Any, **kwargs: Any) -> None:
     """post_delete of a device session, alone or with its user: it has ended."""
     session_deleted(instance)
 
 
-def _tokens_for_django_login(sender, request, user, **kwargs) -> None:
+def _tokens_for_django_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
     """user_logged_in: whoever called ``django.contrib.auth.login()`` (the
     stock admin login, DRF's browsable API, allauth) gets a device session,
     and the middleware sets our cookies on that response."""
@@ -89,14 +99,14 @@ def _tokens_for_django_login(sender, request, user, **kwargs) -> None:
     middleware.deliver_tokens(request, flows.log_in_after_django_login(request, user))
 
 
-def _end_device_on_django_logout(sender, request, user, **kwargs) -> None:
+def _end_device_on_django_logout(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
     """user_logged_out: ``django.contrib.auth.logout()`` ends this device's
     session too, and the middleware clears our cookies."""
     if request is not None:
         middleware.forget_tokens(request)
 
 
-def connect(user_model) -> None:
+def connect(user_model: type[Model]) -> None:
     user_login_failed.connect(_audit_failed_login, dispatch_uid="tokens_app.audit_login_failed")
     user_logged_in.connect(_tokens_for_django_login, dispatch_uid="tokens_app.django_login")
     user_logged_out.connect(_end_device_on_django_logout, dispatch_uid="tokens_app.django_logout")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.db.models.functions import Coalesce
@@ -43,7 +44,7 @@ def joined(prefix: str = "") -> tuple[str, ...]:
     return (f"{prefix}__{ROW}" if prefix else ROW,)
 
 
-def of(user) -> int:
+def of(user: AbstractBaseUser) -> int:
     """The token_version of a loaded user: no query when it was loaded with ``joined``."""
     if on_user_model():
         return int(getattr(user, FIELD))
@@ -72,7 +73,7 @@ def storage() -> tuple[type[models.Model], str, str, bool]:
     return apps.get_model("tokens_app_user_version", "UserTokenVersion"), "version", "user_id", True
 
 
-def remember(user, version: int) -> None:
+def remember(user: AbstractBaseUser, version: int) -> None:
     """Set a just-bumped version on ``user``, so a later save() cannot write
     the old one back and tokens issued from this instance carry the new one."""
     if on_user_model():

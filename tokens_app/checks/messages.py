@@ -141,7 +141,8 @@ MESSAGES = {
         "Fix {name} in your settings (docs/sessions.md lists each policy with its default).",
     ),
     "W009": (
-        "The setting {old} is deprecated: it is read as {new} until a later release drops it.",
+        "The setting {old} is deprecated: {new} replaces it (the old name is read only while "
+        "the new one is unset, until a later release drops it).",
         "Rename {old} to {new} in your settings.",
     ),
     "W008": (

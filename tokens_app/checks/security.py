@@ -139,5 +139,5 @@ def check_deprecated_settings(app_configs: Any = None, **kwargs: Any) -> list[Ch
     return [
         message(Warning, "W009", old=old, new=new)
         for old, new in DEPRECATED_NAMES.items()
-        if hasattr(settings, old) and not hasattr(settings, new)
+        if hasattr(settings, old)
     ]
