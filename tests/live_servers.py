@@ -36,6 +36,8 @@ import psycopg
 import redis
 from psycopg import sql
 
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
+
 ROOT = Path(__file__).resolve().parents[1]
 # Loopback ports for the test servers ("first-last"); a port already taken is skipped.
 _first, _last = os.environ.get("TEST_SERVER_PORTS", "18101-18189").split("-")
@@ -256,7 +258,7 @@ class Browser:
             form={"username": username, "password": password, "csrfmiddlewaretoken": token},
         )
         assert response.status == 302, response.text
-        assert {"__Host-access_token", "__Host-refresh_token"} <= self.cookies.keys()
+        assert {ACCESS_COOKIE, REFRESH_COOKIE} <= self.cookies.keys()
         return response
 
 

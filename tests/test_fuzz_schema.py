@@ -102,7 +102,7 @@ def schemathesis(
     config.write_text("")
     if jar is not None:
         env["FUZZ_CSRF_TOKEN"] = jar["__Host-csrftoken"].value
-        if "__Host-access_token" in jar:
+        if ACCESS_COOKIE in jar:
             config.write_text(f'[auth.openapi.cookieAuth]\napi_key = "{jar[ACCESS_COOKIE].value}"\n')
         if refresh:
             env["FUZZ_REFRESH_TOKEN"] = jar[REFRESH_COOKIE].value

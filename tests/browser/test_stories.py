@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "a brand new horse battery staple 42"
 SESSION_ENDED = "Your session has ended"
-AUTH_COOKIES = {"__Host-access_token", "__Host-refresh_token"}
+AUTH_COOKIES = {ACCESS_COOKIE, REFRESH_COOKIE}
 
 
 def sign_in(page, username: str, password: str) -> None:
@@ -37,7 +37,7 @@ def cookies(context) -> dict[str, dict]:
 def wait_for_access_cookie_to_expire(context, timeout: float = 6.0) -> None:
     """Sleep until the browser itself has dropped the short-lived access cookie."""
     deadline = time.monotonic() + timeout
-    while "__Host-access_token" in cookies(context):
+    while ACCESS_COOKIE in cookies(context):
         assert time.monotonic() < deadline, "the access cookie outlived its lifetime"
         time.sleep(0.25)
 
@@ -85,7 +85,7 @@ def test_signing_in_lands_on_the_page_asked_for_with_httponly_secure_lax_cookies
     # counts localhost as a secure context; this page loaded signed in with them.
     assert page.evaluate("window.isSecureContext") is True
     jar = cookies(page.context)
-    for name, lifetime in (("__Host-access_token", 5 * 60), ("__Host-refresh_token", 14 * 24 * 3600)):
+    for name, lifetime in ((ACCESS_COOKIE, 5 * 60), (REFRESH_COOKIE, 14 * 24 * 3600)):
         cookie = jar[name]
         assert cookie["httpOnly"] is True
         assert cookie["secure"] is True
@@ -101,7 +101,7 @@ def test_pages_and_forms_keep_working_after_the_access_token_expires(
     settings.TOKENS_ACCESS_LIFETIME = timedelta(seconds=2)
     sign_in(page, "alice", password)
     expect(page.get_by_role("heading", name="Hello, alice")).to_be_visible()
-    first_refresh = cookies(page.context)["__Host-refresh_token"]["value"]
+    first_refresh = cookies(page.context)[REFRESH_COOKIE]["value"]
 
     wait_for_access_cookie_to_expire(page.context)
     with page.expect_response("**/accounts/password_change/") as answer:
@@ -113,9 +113,7 @@ def test_pages_and_forms_keep_working_after_the_access_token_expires(
     set_cookies = " ".join(answer.value.header_values("set-cookie"))
     assert "__Host-access_token=ey" in set_cookies, "the page was served without a silent refresh"
     assert "__Host-refresh_token=ey" in set_cookies
-    assert cookies(page.context)["__Host-refresh_token"]["value"] != first_refresh, (
-        "refresh token not rotated"
-    )
+    assert cookies(page.context)[REFRESH_COOKIE]["value"] != first_refresh, "refresh token not rotated"
 
     # The form is filled slowly: the access token is gone again when it is sent.
     page.get_by_label("Old password").fill(password)
@@ -191,7 +189,7 @@ def test_resetting_a_forgotten_password_logs_out_the_other_browser(
     expect(page.get_by_role("heading", name="Hello, alice")).to_be_visible()
 
     # The phone's next refresh is refused: its access token is dropped to force one.
-    phone.context.clear_cookies(name="__Host-access_token")
+    phone.context.clear_cookies(name=ACCESS_COOKIE)
     phone.reload()
     expect(phone).to_have_url(f"{live_server.url}/accounts/login/?next=/")
     expect(message(phone)).to_contain_text(SESSION_ENDED)
@@ -239,7 +237,7 @@ def test_an_admin_force_logout_sends_the_user_to_the_login_page_saying_why(
         # its few minutes; the refresh that follows is refused.
         user.reload()
         expect(user.get_by_role("heading", name="Hello, alice")).to_be_visible()
-        user.context.clear_cookies(name="__Host-access_token")
+        user.context.clear_cookies(name=ACCESS_COOKIE)
     user.goto("/accounts/sessions/")
     expect(user).to_have_url(f"{live_server.url}/accounts/login/?next=/accounts/sessions/")
     expect(message(user)).to_contain_text(SESSION_ENDED)
@@ -268,7 +266,7 @@ def test_the_sessions_page_lists_both_browsers_and_ends_the_other_one(
 
     # The access token runs out while the page is open: the action still works.
     settings.TOKENS_ACCESS_LIFETIME = timedelta(seconds=1)
-    laptop.context.clear_cookies(name="__Host-access_token")
+    laptop.context.clear_cookies(name=ACCESS_COOKIE)
     laptop.get_by_role("button", name="Log out Safari on iPhone").click()
 
     expect(laptop).to_have_url(f"{live_server.url}/accounts/sessions/")
@@ -276,7 +274,7 @@ def test_the_sessions_page_lists_both_browsers_and_ends_the_other_one(
     expect(rows).to_have_count(1)
     expect(rows).to_contain_text("Chrome on Linux")
 
-    phone.context.clear_cookies(name="__Host-access_token")
+    phone.context.clear_cookies(name=ACCESS_COOKIE)
     phone.get_by_role("link", name="Your devices").click()
     expect(phone).to_have_url(f"{live_server.url}/accounts/login/?next=/accounts/sessions/")
     expect(message(phone)).to_contain_text(SESSION_ENDED)
@@ -431,7 +429,7 @@ def test_remember_me_decides_whether_closing_the_browser_signs_out(
     mine = new_context().new_page()
     sign_in(mine, "alice", password)
     expect(account_nav(mine)).to_contain_text("Signed in as alice")
-    assert cookies(mine.context)["__Host-refresh_token"]["expires"] > time.time() + 13 * 86400
+    assert cookies(mine.context)[REFRESH_COOKIE]["expires"] > time.time() + 13 * 86400
     reopened = restart_browser(new_context, mine.context)
     reopened.goto("/accounts/sessions/")
     expect(account_nav(reopened)).to_contain_text("Signed in as alice")

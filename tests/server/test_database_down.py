@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
 from tests.live_servers import Browser, Response, closed_port
 from tests.server.conftest import PASSWORD
 
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.server
 
 
 def _keeps_cookies(response: Response) -> None:
-    assert "__Host-access_token" not in response.set_cookies
-    assert "__Host-refresh_token" not in response.set_cookies
+    assert ACCESS_COOKIE not in response.set_cookies
+    assert REFRESH_COOKIE not in response.set_cookies
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_database_down_answers_503_and_keeps_the_cookies(app_servers, database_d
 
     # The access cookie expired (the browser dropped it): the silent refresh
     # cannot reach the database, and must not sign the user out for that.
-    expired = {name: value for name, value in cookies.items() if name != "__Host-access_token"}
+    expired = {name: value for name, value in cookies.items() if name != ACCESS_COOKIE}
     silent = Browser(database_down, expired).get("/")
     assert silent.status == 503
     _keeps_cookies(silent)
