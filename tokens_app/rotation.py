@@ -8,7 +8,8 @@ previous one. It is answered with the current token while three things hold:
 the successor was never presented (any refresh with it rotates again, so the
 previous token is then two rotations old and is reuse), the retry comes from
 the client that rotated (``client_fingerprint``), and it comes within
-TOKENS_LOST_RESPONSE_WINDOW of that rotation (retries never extend it). So
+TOKENS_LOST_RESPONSE_WINDOW of that rotation (retries never extend it).
+TOKENS_ROTATION_GRACE set to 0 (strict rotation) turns it off too. So
 nothing is written on access requests: "the new pair is in use" is learnt
 when its refresh token first comes back.
 """
@@ -113,8 +114,9 @@ def retry_kind(session: LoginSession, claims: Claims, *, now: datetime, fingerpr
     if age <= app_settings.ROTATION_GRACE:
         return "grace"
     # Only a client we can recognise may have lost a response: without a
-    # request ("" fingerprint) nobody is bound to the tolerance.
-    if fingerprint and age <= app_settings.LOST_RESPONSE_WINDOW:
+    # request ("" fingerprint) nobody is bound to the tolerance. A grace of
+    # 0 asks for strict rotation: no retired token is ever answered.
+    if fingerprint and app_settings.ROTATION_GRACE and age <= app_settings.LOST_RESPONSE_WINDOW:
         return "lost_response"
     return None
 
