@@ -138,6 +138,11 @@ class _Settings:
     LEEWAY = Setting(timedelta(seconds=10), "clock skew tolerated on exp/iat")
     ROTATION_GRACE = Setting(timedelta(seconds=10), "two tabs refreshing at once are not theft")
     PRUNE_REVOKED_AFTER = Setting(timedelta(days=30), "prune_sessions keeps revoked rows this long")
+    LOST_RESPONSE_WINDOW = Setting(
+        timedelta(minutes=15),
+        "the previous refresh token is answered this long after a rotation, for the client that "
+        "rotated, while its successor never came back (docs/sessions.md, \"Lost responses\"); 0 turns it off",
+    )
     # Cookies
     ACCESS_COOKIE = Setting(
         "__Host-access_token",
