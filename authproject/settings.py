@@ -252,3 +252,22 @@ LOGGING = {
         "django.request": {"handlers": ["errors"], "level": "ERROR"},
     },
 }
+
+# --- services: other services and WebSockets (docs/integrations.md)
+# Comma-separated bearer credentials of the services allowed to read /revocations/.
+TOKENS_REVOCATION_FEED_CREDENTIALS = env_list("REVOCATION_FEED_CREDENTIALS")
+# WebSocket close fan-out (tokens_app.websocket): through Redis across servers,
+# in memory for one process.
+CHANNEL_LAYERS = {
+    "default": (
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [_redis_url],
+                "prefix": os.environ.get("CACHE_KEY_PREFIX", "authproject") + ":channels",
+            },
+        }
+        if _redis_url
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}

@@ -56,6 +56,14 @@ TOKENS_ENVIRONMENT_NAMES         {}                           setting -> the env
                                                               settings read it from, for messages and
                                                               generate_secrets (e.g. {"TOKENS_ACCESS_
                                                               SECRET": "MY_ACCESS_KEY"})
+TOKENS_REVOCATION_FEED_          []                           (services) bearer credentials of the
+  CREDENTIALS                                                 services that may read /revocations/
+                                                              (none: the feed answers 404)
+TOKENS_REVOCATION_FEED_PAGE_SIZE 500                          (services) entries per feed page
+TOKENS_REVOCATION_FEED_MAX_AGE   5 (seconds)                  (services) the feed's max-age: the
+                                                              poll interval its readers should use
+TOKENS_WEBSOCKET_CLOSE_CODE      4401                         (services) close code of a WebSocket
+                                                              whose user or device session ended
 ===============================  ===========================  ======================================
 
 A rate is ``(count, window)`` with the window a ``timedelta`` or seconds.
@@ -348,6 +356,27 @@ class _Settings:
         then set it to False (the default will flip in a later release).
         """
         return getattr(settings, "TOKENS_ACCEPT_UNTYPED_TOKENS", True)
+
+    # --- services settings
+    @property
+    def REVOCATION_FEED_CREDENTIALS(self) -> list[str]:
+        """Bearer credentials that may read the revocation feed; empty: the feed answers 404."""
+        return list(getattr(settings, "TOKENS_REVOCATION_FEED_CREDENTIALS", []))
+
+    @property
+    def REVOCATION_FEED_PAGE_SIZE(self) -> int:
+        """Entries per revocation feed page."""
+        return getattr(settings, "TOKENS_REVOCATION_FEED_PAGE_SIZE", 500)
+
+    @property
+    def REVOCATION_FEED_MAX_AGE(self) -> int:
+        """Seconds a feed page may be reused by its reader: the poll interval to configure there."""
+        return getattr(settings, "TOKENS_REVOCATION_FEED_MAX_AGE", 5)
+
+    @property
+    def WEBSOCKET_CLOSE_CODE(self) -> int:
+        """The close code sent to a WebSocket whose user or device session has ended."""
+        return getattr(settings, "TOKENS_WEBSOCKET_CLOSE_CODE", 4401)
 
 
 app_settings = _Settings()
