@@ -36,6 +36,7 @@ __all__ = [
     "FeedRevocations",
     "RedisRevocations",
     "Revocations",
+    "RevocationsUnavailable",
     "Unauthorized",
     "Unavailable",
 ]
