@@ -263,7 +263,9 @@ CHANNEL_LAYERS = {
         {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [_redis_url],
+                # redis-py 8 times reads out after 5 s by default, the very
+                # time channels_redis blocks waiting for a message: give it more.
+                "hosts": [{"address": _redis_url, "socket_timeout": 15}],
                 "prefix": os.environ.get("CACHE_KEY_PREFIX", "authproject") + ":channels",
             },
         }

@@ -16,7 +16,12 @@ from django.conf import settings as django_settings
 from tokens_app import flows
 from tokens_app.models import LoginSession
 
-from .test_resource_server import call, sign_in_over_http, site, start_resource_server  # noqa: F401
+from . import test_resource_server as beside
+from .test_resource_server import call, sign_in_over_http
+
+# The site and the resource server, started as in test_resource_server.py.
+site = beside.site
+start_resource_server = beside.start_resource_server
 
 CREDENTIAL = "feed-credential-for-tests-0123456789abcdef"
 POLL_INTERVAL = 0.5
@@ -41,7 +46,7 @@ def seconds_until_refused(resource: str, token: str, *, limit: float) -> float:
 
 
 @pytest.fixture
-def feed_resource_server(settings, site, start_resource_server):  # noqa: F811
+def feed_resource_server(settings, site, start_resource_server):
     settings.TOKENS_REVOCATION_FEED_CREDENTIALS = [CREDENTIAL]
     return start_resource_server(
         REVOCATION_FEED_URL=f"{site}/revocations/",
@@ -54,7 +59,7 @@ def test_a_force_logout_is_refused_within_the_feeds_poll_interval(
     alice,
     admin,
     site,
-    feed_resource_server,  # noqa: F811
+    feed_resource_server,
 ):
     token = sign_in_over_http(site)
     assert call(feed_resource_server, token)[0] == 200
@@ -69,7 +74,7 @@ def test_a_force_logout_is_refused_within_the_feeds_poll_interval(
 def test_an_ended_device_is_refused_through_the_feed_and_others_are_not(
     alice,
     site,
-    feed_resource_server,  # noqa: F811
+    feed_resource_server,
 ):
     ended, kept = sign_in_over_http(site), sign_in_over_http(site)
     session = LoginSession.objects.filter(user=alice).order_by("created_at").first()
@@ -83,7 +88,7 @@ def test_an_ended_device_is_refused_through_the_feed_and_others_are_not(
 def test_the_resource_server_answers_503_when_the_feed_cannot_be_read(
     alice,
     site,
-    start_resource_server,  # noqa: F811
+    start_resource_server,
 ):
     # The site serves no feed (no credential configured): the state is unknown.
     resource = start_resource_server(
@@ -103,7 +108,7 @@ def test_a_force_logout_is_refused_at_once_through_the_sites_redis(
     alice,
     admin,
     site,
-    start_resource_server,  # noqa: F811
+    start_resource_server,
 ):
     import os
 
@@ -130,7 +135,7 @@ def test_a_force_logout_is_refused_at_once_through_the_sites_redis(
 def test_an_ended_device_is_refused_at_once_through_the_sites_redis(
     alice,
     site,
-    start_resource_server,  # noqa: F811
+    start_resource_server,
 ):
     import os
 
