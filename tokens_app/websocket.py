@@ -39,6 +39,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
 from django.http import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
@@ -215,12 +216,16 @@ def _fan_out(group: str, message: dict[str, Any]) -> None:
         logger.warning("could not notify websockets in %s", group, exc_info=True)
 
 
+# on_commit: at once in autocommit, else once the caller's transaction (the
+# admin's change form, say) commits, so a reconnect never sees the old state.
 def _user_revoked(sender: Any, user: Any, version: int, **kwargs: Any) -> None:
-    _fan_out(user_group(user.pk), {"type": REVOKED, "version": version})
+    group = user_group(user.pk)
+    transaction.on_commit(lambda: _fan_out(group, {"type": REVOKED, "version": version}))
 
 
 def _session_ended(sender: Any, session: Any, **kwargs: Any) -> None:
-    _fan_out(session_group(session.pk), {"type": REVOKED})
+    group = session_group(session.pk)
+    transaction.on_commit(lambda: _fan_out(group, {"type": REVOKED}))
 
 
 def connect_receivers() -> None:
