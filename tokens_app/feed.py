@@ -29,7 +29,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
@@ -77,7 +78,7 @@ def window() -> timedelta:
     return app_settings.ACCESS_LIFETIME + app_settings.LEEWAY + SETTLE
 
 
-def page(after: int, *, now=None) -> dict:
+def page(after: int, *, now: datetime | None = None) -> dict[str, Any]:
     """The feed's page after event ``after``: its entries, next cursor and whether more follow."""
     now = now or timezone.now()
     size = app_settings.REVOCATION_FEED_PAGE_SIZE
@@ -100,7 +101,8 @@ def page(after: int, *, now=None) -> dict:
         .values_list("pk", versions.expression())
         .iterator()
     )
-    users, sessions = [], []
+    users: list[dict[str, Any]] = []
+    sessions: list[dict[str, Any]] = []
     for _, kind, user_id, created_at, detail in rows:
         at = int(created_at.timestamp())
         if kind == AuditEvent.Kind.REVOKED and user_id in current:
@@ -138,9 +140,9 @@ def revocation_feed(request: HttpRequest) -> HttpResponse:
     if not app_settings.REVOCATION_FEED_CREDENTIALS:
         return _error(404, "feed_disabled", "Set TOKENS_REVOCATION_FEED_CREDENTIALS to serve this feed.")
     if not _authorized(request):
-        response = _error(401, "feed_credential_invalid", "A feed credential is required.")
-        response["WWW-Authenticate"] = 'Bearer realm="revocations"'
-        return response
+        refused = _error(401, "feed_credential_invalid", "A feed credential is required.")
+        refused["WWW-Authenticate"] = 'Bearer realm="revocations"'
+        return refused
     try:
         after = decode_cursor(request.GET["cursor"]) if "cursor" in request.GET else 0
     except BadCursor:

@@ -461,7 +461,7 @@ def verify_refresh(raw: str | None, *, now: datetime | None = None) -> Claims:
 FEED_HEADER_TYPE = "revocations+jwt"
 
 
-def sign_feed(payload: dict) -> str:
+def sign_feed(payload: dict[str, object]) -> str:
     """A revocation feed page signed with the current access key, so a
     resource server checks it with the keys it already trusts (the JWKS, or
     the shared access secret). Its header ``typ`` and ``typ`` claim keep it
