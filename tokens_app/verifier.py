@@ -49,7 +49,7 @@ KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_TOKEN_BYTES = 4096
 # RFC 9068: access tokens are typed "at+jwt"; "JWT" (or none) is what tokens
 # issued before explicit typing carry, accepted while accept_untyped is on.
-ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+ACCESS_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 LEGACY_TOKEN_TYPES = frozenset({None, "jwt"})
 FEED_TYPE = "revocations+jwt"
 
@@ -108,7 +108,7 @@ class AccessVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid, unrevoked access token."""
-        claims = self._decode(token, ACCESS_TOKEN_TYPES, self.accept_untyped)
+        claims = self._decode(token, ACCESS_TYPES, self.accept_untyped)
         if claims.get("typ") != "access":
             raise Unauthorized("not an access token")
         for name, kind in (("sub", str), ("sid", str), ("ver", int)):
@@ -154,9 +154,9 @@ class AccessVerifier:
                 key,
                 algorithms=[algorithm],
                 issuer=self.issuer,
-                audience=self.audience if types is ACCESS_TOKEN_TYPES else None,
+                audience=self.audience if types is ACCESS_TYPES else None,
                 leeway=self.leeway,
-                options={"require": ["exp", "iat", "iss", "typ"], "verify_aud": types is ACCESS_TOKEN_TYPES},
+                options={"require": ["exp", "iat", "iss", "typ"], "verify_aud": types is ACCESS_TYPES},
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"{type(exc).__name__}: {exc}") from None
