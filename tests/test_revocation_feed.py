@@ -1,4 +1,4 @@
-"""Issue 18.2: the signed revocation feed other services follow (GET /revocations/).
+"""The signed revocation feed other services follow (GET /revocations/).
 
 Read with the Django-free verifier (tokens_app.verifier), as a resource
 server would: the page is a JWS made with the access key.

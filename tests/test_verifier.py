@@ -1,4 +1,4 @@
-"""Issue 18.2: tokens_app.verifier, the verifier other Python services use without Django.
+"""tokens_app.verifier, the verifier other Python services use without Django.
 
 Tokens come from the site's own issuing code; the revocation state is what
 the site's Redis would hold (a stand-in client answering MGET), so these run

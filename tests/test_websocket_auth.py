@@ -1,4 +1,4 @@
-"""Issue 18.3, in process: tokens_app.websocket.TokenAuthMiddleware on the demo consumer.
+"""WebSockets, in process: tokens_app.websocket.TokenAuthMiddleware on the demo consumer.
 
 Driven with Channels' WebsocketCommunicator over the configured channel layer
 (in memory on the embedded default, Redis on the server leg). The real

@@ -1,4 +1,4 @@
-"""Issue 18.2: examples/node_express (Express + jsonwebtoken) beside the running site.
+"""examples/node_express (Express + jsonwebtoken) beside the running site.
 
 It verifies our access tokens (the shared HS256 secret, or ES256 through the
 JWKS) and refuses revoked ones from the signed feed, within its poll interval.

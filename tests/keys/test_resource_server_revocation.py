@@ -1,4 +1,4 @@
-"""Issue 18.2: a force logout here reaches examples/resource_server (tokens_app.verifier).
+"""A force logout here reaches examples/resource_server (tokens_app.verifier).
 
 The resource server is a separate process. Through the site's Redis it refuses
 the very next request after the admin's force logout returns (target <= 5 ms);
@@ -8,6 +8,7 @@ printed (run with -s to see them).
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -103,19 +104,18 @@ def test_the_resource_server_answers_503_when_the_feed_cannot_be_read(
     assert body["code"] == "keys_unavailable"
 
 
-@pytest.mark.server
-def test_a_force_logout_is_refused_at_once_through_the_sites_redis(
-    alice,
-    admin,
-    site,
-    start_resource_server,
-):
-    import os
-
-    resource = start_resource_server(
+@pytest.fixture
+def redis_resource_server(start_resource_server) -> str:
+    """The resource server reading the Redis entries this site writes."""
+    return start_resource_server(
         REVOCATION_REDIS_URL=os.environ["REDIS_URL"],
         REVOCATION_REDIS_KEY_PREFIX=django_settings.CACHES["default"]["KEY_PREFIX"],
     )
+
+
+@pytest.mark.server
+def test_a_force_logout_is_refused_at_once_through_the_sites_redis(alice, admin, site, redis_resource_server):
+    resource = redis_resource_server
     token = sign_in_over_http(site)
     for _ in range(5):  # warm: the connection to Redis is open
         assert call(resource, token)[0] == 200
@@ -132,17 +132,8 @@ def test_a_force_logout_is_refused_at_once_through_the_sites_redis(
 
 
 @pytest.mark.server
-def test_an_ended_device_is_refused_at_once_through_the_sites_redis(
-    alice,
-    site,
-    start_resource_server,
-):
-    import os
-
-    resource = start_resource_server(
-        REVOCATION_REDIS_URL=os.environ["REDIS_URL"],
-        REVOCATION_REDIS_KEY_PREFIX=django_settings.CACHES["default"]["KEY_PREFIX"],
-    )
+def test_an_ended_device_is_refused_at_once_through_the_sites_redis(alice, site, redis_resource_server):
+    resource = redis_resource_server
     ended, kept = sign_in_over_http(site), sign_in_over_http(site)
     session = LoginSession.objects.filter(user=alice).order_by("created_at").first()
 

@@ -1,4 +1,4 @@
-"""Issue 18.3: WebSockets under a real ASGI server (uvicorn), signed in by the cookies,
+"""WebSockets under a real ASGI server (uvicorn), signed in by the cookies,
 closed across processes (channels_redis) when the session ends.
 
 The deployment's gunicorn signs the browser in; the socket is opened on a
@@ -126,23 +126,28 @@ def test_a_socket_from_another_origin_is_refused(site, origin):
     assert refused.value.response.status_code == 403
 
 
+def seconds_to_close(site, socket: ClientConnection, revocation: str) -> float:
+    """Run ``revocation`` in another process; the delay until ``socket`` closed with 4401."""
+    watcher = CloseWatcher(socket)
+    watcher.start()
+    started = revoke(site[0], revocation)
+    watcher.join(timeout=10)
+    assert watcher.code == CLOSE_CODE, site[1].output()[-4000:]
+    return watcher.closed_at - started
+
+
 def test_a_force_logout_closes_the_users_sockets_with_the_documented_code(site):
-    deployment_, _ = site
     with open_socket(site, signed_in(site)) as alices, open_socket(site, signed_in(site, "bob")) as bobs:
         alices.recv(timeout=10), bobs.recv(timeout=10)
-        watcher = CloseWatcher(alices)
-        watcher.start()
 
-        started = revoke(
-            deployment_,
+        latency = seconds_to_close(
+            site,
+            alices,
             "from django.contrib.auth import get_user_model\n"
             "user = get_user_model().objects.get(username='alice')\n"
             "started = time.time()\nflows.force_logout([user])",
         )
-        watcher.join(timeout=10)
 
-        assert watcher.code == CLOSE_CODE, site[1].output()[-4000:]
-        latency = watcher.closed_at - started
         print(f"\nwebsocket: closed {latency * 1000:.1f} ms after the force logout began")
         assert latency < 0.5
         bobs.send('"ping"')
@@ -150,24 +155,19 @@ def test_a_force_logout_closes_the_users_sockets_with_the_documented_code(site):
 
 
 def test_ending_one_device_closes_its_socket_only(site):
-    deployment_, _ = site
     first, second = signed_in(site), signed_in(site)
     with open_socket(site, first) as ended, open_socket(site, second) as kept:
         ended.recv(timeout=10), kept.recv(timeout=10)
-        watcher = CloseWatcher(ended)
-        watcher.start()
 
-        started = revoke(
-            deployment_,
+        latency = seconds_to_close(
+            site,
+            ended,
             "from tokens_app.models import LoginSession\nfrom tokens_app.tokens import verify_access\n"
             f"sid = verify_access({first['__Host-access_token']!r}).sid\n"
             "session = LoginSession.objects.get(pk=sid)\nstarted = time.time()\n"
             "flows.revocation.revoke_session(session, reason='logout_device')",
         )
-        watcher.join(timeout=10)
 
-        assert watcher.code == CLOSE_CODE, site[1].output()[-4000:]
-        latency = watcher.closed_at - started
         print(f"\nwebsocket: device closed {latency * 1000:.1f} ms after its session ended")
         assert latency < 0.5
         kept.send('"ping"')
