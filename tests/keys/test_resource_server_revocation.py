@@ -145,3 +145,34 @@ def test_an_ended_device_is_refused_at_once_through_the_sites_redis(alice, site,
 
     assert call(resource, ended)[0] == 401
     assert call(resource, kept)[0] == 200
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_feed_reader_cut_off_for_three_intervals_stops_honouring_tokens(alice, settings, site):
+    from tokens_app.verifier import AccessVerifier, FeedRevocations, Unavailable
+
+    settings.TOKENS_REVOCATION_FEED_CREDENTIALS = [CREDENTIAL]
+    clock = Clock()
+    feed = FeedRevocations(f"{site}/revocations/", credential=CREDENTIAL, poll_interval=5, clock=clock)
+    verifier = AccessVerifier(
+        issuer=settings.TOKENS_ISSUER, jwks_url=f"{site}/.well-known/jwks.json", revocations=feed
+    )
+    token = sign_in_over_http(site)
+    assert verifier.verify(token)["name"] == "alice"  # the first request polls inline
+
+    settings.TOKENS_REVOCATION_FEED_CREDENTIALS = []  # the feed now refuses us
+    clock.now += 10
+    assert verifier.verify(token)["name"] == "alice"  # two intervals: still trusted
+    clock.now += 6
+    with pytest.raises(Unavailable):
+        verifier.verify(token)
+
+    settings.TOKENS_REVOCATION_FEED_CREDENTIALS = [CREDENTIAL]  # back: the next poll heals it
+    assert verifier.verify(token)["name"] == "alice"
