@@ -252,3 +252,24 @@ LOGGING = {
         "django.request": {"handlers": ["errors"], "level": "ERROR"},
     },
 }
+
+# --- services: other services and WebSockets (docs/integrations.md)
+# Comma-separated bearer credentials of the services allowed to read /revocations/.
+TOKENS_REVOCATION_FEED_CREDENTIALS = env_list("REVOCATION_FEED_CREDENTIALS")
+# WebSocket close fan-out (tokens_app.websocket): through Redis across servers,
+# in memory for one process.
+CHANNEL_LAYERS = {
+    "default": (
+        {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # redis-py 8 times reads out after 5 s by default, the very
+                # time channels_redis blocks waiting for a message: give it more.
+                "hosts": [{"address": _redis_url, "socket_timeout": 15}],
+                "prefix": os.environ.get("CACHE_KEY_PREFIX", "authproject") + ":channels",
+            },
+        }
+        if _redis_url
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.urls import include, path
 
 from tokens_app import admin as tokens_admin
-from tokens_app import jwks, views
+from tokens_app import feed, jwks, views
 from tokens_app.reauth import protect_admin
 
 admin.site.site_header = "authproject administration"
@@ -34,6 +34,8 @@ urlpatterns = [
     path("admin/", protect_admin(admin.site.urls)),
     path("healthz/", healthz),
     path(".well-known/jwks.json", jwks.jwks, name="jwks"),
+    # The signed revocation feed for other services (off until credentials are set).
+    path("revocations/", feed.revocation_feed, name="revocation_feed"),
 ]
 
 # The JSON API and its schema only where their frameworks are installed: a site

@@ -69,6 +69,7 @@ COOKIE_INDEPENDENT = {
     "admin/login/",
     "healthz/",
     ".well-known/jwks.json",
+    "revocations/",  # a service's bearer credential, never the cookies (tests/test_revocation_feed.py)
 }
 
 

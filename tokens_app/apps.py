@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class TokensAppConfig(AppConfig):
@@ -18,6 +19,11 @@ class TokensAppConfig(AppConfig):
         )
 
         receivers.connect(get_user_model())
+        if getattr(settings, "CHANNEL_LAYERS", None):
+            # Open WebSockets are closed when their session ends (services).
+            from . import websocket
+
+            websocket.connect_receivers()
         if apps.is_installed("drf_spectacular"):
             # Registers the API's OpenAPI description; without drf-spectacular
             # nothing of it (nor DRF) is imported.

@@ -236,6 +236,17 @@ class _Settings:
         clean=dict,
     )
 
+    # Other services: the revocation feed and WebSockets (docs/integrations.md)
+    REVOCATION_FEED_CREDENTIALS = Setting[list[str]](
+        [],
+        "bearer credentials of the services that may read /revocations/ (none: the feed answers 404)",
+        clean=list,
+    )
+    REVOCATION_FEED_PAGE_SIZE = Setting(500, "entries per revocation feed page")
+    REVOCATION_FEED_MAX_AGE = Setting(
+        5, "seconds a feed page may be reused by its reader: the poll interval to configure there"
+    )
+    WEBSOCKET_CLOSE_CODE = Setting(4401, "close code of a WebSocket whose user or device session ended")
     # Derived values, not settings of their own.
 
     @property

@@ -273,3 +273,22 @@ def verify_refresh(raw: str | None, *, now: datetime | None = None) -> Claims:
     """Claims of a validly signed, unexpired refresh token. Whether it is still
     honoured (version, session, rotation) is decided by ``flows.refresh``."""
     return _verify(raw, REFRESH, now)
+
+
+# --- services: the signed revocation feed (feed.py)
+FEED_HEADER_TYPE = "revocations+jwt"
+
+
+def sign_feed(payload: dict[str, object]) -> str:
+    """A revocation feed page signed with the current access key, so a
+    resource server checks it with the keys it already trusts (the JWKS, or
+    the shared access secret). Its header ``typ`` and ``typ`` claim keep it
+    from ever passing for an access token, here or there."""
+    keyring = access_keyring()
+    key = keyring.current
+    return jwt.encode(
+        {**payload, "iss": app_settings.ISSUER, "typ": "revocations"},
+        key.signing,
+        algorithm=keyring.algorithm,
+        headers={"kid": key.kid, "typ": FEED_HEADER_TYPE},
+    )

@@ -1,16 +1,17 @@
-"""A resource server that trusts authproject's access tokens knowing only its JWKS URL.
+"""A resource server that trusts authproject's access tokens and honours its revocations.
 
-A separate process with no database, no shared secret and no Django: it reads
-``Authorization: Bearer <access token>``, finds the public key named by the
-token's ``kid`` in the site's JWKS (PyJWT's ``PyJWKClient``, cached), and
-checks the header's ``typ`` (``at+jwt``, RFC 9068), signature, ``iss``,
-``aud`` (if configured), ``exp`` and ``typ == "access"``. Anything else is a
-401. See README.md in this folder.
+A separate process with no database and no Django: it reads
+``Authorization: Bearer <access token>`` and checks it with
+``tokens_app.verifier`` (PyJWT and the standard library only): the signature
+by the site's JWKS (or, under HS256, the shared access secret), the header's
+``typ`` (``at+jwt``, RFC 9068), ``iss``, ``aud`` (if configured), ``exp`` and
+``typ == "access"``; then whether the site has revoked it since, through the
+site's Redis (one MGET) or its signed revocation feed. Anything else is a 401.
+See README.md in this folder.
 
     JWKS_URL=https://auth.example.com/.well-known/jwks.json \\
+    REVOCATION_FEED_URL=https://auth.example.com/revocations/ REVOCATION_FEED_CREDENTIAL=... \\
     TOKEN_ISSUER=authproject python examples/resource_server/server.py
-
-Standard library plus PyJWT (with ``cryptography``) only.
 """
 
 from __future__ import annotations
@@ -18,120 +19,85 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import jwt
-from jwt import PyJWKClient
-from jwt.exceptions import PyJWKClientConnectionError
+
+from tokens_app.verifier import (
+    AccessVerifier,
+    FeedRevocations,
+    RedisRevocations,
+    Revocations,
+    RevocationsUnavailable,
+    Unauthorized,
+    Unavailable,
+)
 
 logger = logging.getLogger("resource_server")
-
-# Public-key algorithms only: an HS256 token "signed" with a published public
-# key as the secret (algorithm confusion) never reaches the signature check.
-ALLOWED_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
-# A token never chooses or ships its own key.
-FORBIDDEN_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
-KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MAX_TOKEN_BYTES = 4096
-# RFC 9068 section 4: an access token is typed "at+jwt" (or its full media
-# type). Tokens the site issued before it typed them say "JWT": accepted while
-# ACCEPT_UNTYPED_TOKENS is on (the site's TOKENS_ACCEPT_UNTYPED_TOKENS, the
-# same one REFRESH_LIFETIME after its deploy).
-ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
-LEGACY_TOKEN_TYPES = frozenset({None, "jwt"})
-
-
-class Unauthorized(Exception):
-    """The request does not carry a token we accept (the reason is logged, never sent)."""
-
-
-class KeysUnavailable(Exception):
-    """The JWKS cannot be fetched: our problem, not the client's (503)."""
 
 
 @dataclass(frozen=True)
 class Config:
-    jwks_url: str
     issuer: str
+    jwks_url: str | None = None
+    secret: str | None = None
     audience: str | None = None
     leeway: int = 10
     jwks_cache_seconds: int = 300
     jwks_refresh_cooldown: int = 30
     accept_untyped: bool = True
+    redis_url: str | None = None
+    redis_key_prefix: str = ""
+    feed_url: str | None = None
+    feed_credential: str = ""
+    feed_poll_interval: float = 5.0
 
     @classmethod
     def from_env(cls) -> Config:
+        env = os.environ.get
         return cls(
-            jwks_url=os.environ["JWKS_URL"],
-            issuer=os.environ.get("TOKEN_ISSUER", "authproject"),
-            audience=os.environ.get("TOKEN_AUDIENCE") or None,
-            leeway=int(os.environ.get("TOKEN_LEEWAY", "10")),
-            jwks_cache_seconds=int(os.environ.get("JWKS_CACHE_SECONDS", "300")),
-            jwks_refresh_cooldown=int(os.environ.get("JWKS_REFRESH_COOLDOWN", "30")),
-            accept_untyped=os.environ.get("ACCEPT_UNTYPED_TOKENS", "1") == "1",
+            issuer=env("TOKEN_ISSUER", "authproject"),
+            jwks_url=env("JWKS_URL") or None,
+            secret=env("ACCESS_TOKEN_SECRET") or None,
+            audience=env("TOKEN_AUDIENCE") or None,
+            leeway=int(env("TOKEN_LEEWAY", "10")),
+            jwks_cache_seconds=int(env("JWKS_CACHE_SECONDS", "300")),
+            jwks_refresh_cooldown=int(env("JWKS_REFRESH_COOLDOWN", "30")),
+            accept_untyped=env("ACCEPT_UNTYPED_TOKENS", "1") == "1",
+            redis_url=env("REVOCATION_REDIS_URL") or None,
+            redis_key_prefix=env("REVOCATION_REDIS_KEY_PREFIX", ""),
+            feed_url=env("REVOCATION_FEED_URL") or None,
+            feed_credential=env("REVOCATION_FEED_CREDENTIAL", ""),
+            feed_poll_interval=float(env("REVOCATION_FEED_POLL_INTERVAL", "5")),
         )
 
 
-class Verifier:
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        # The JWK set is cached for jwks_cache_seconds; an unknown kid refetches
-        # it at most once per cooldown, so random kids cannot make us hammer the site.
-        self.jwks = PyJWKClient(
-            config.jwks_url,
-            cache_jwk_set=True,
-            lifespan=config.jwks_cache_seconds,
-            cooldown_duration=config.jwks_refresh_cooldown,
-            timeout=5,
+def make_verifier(config: Config) -> AccessVerifier:
+    revocations: Revocations | None = None
+    if config.redis_url:
+        revocations = RedisRevocations.from_url(config.redis_url, key_prefix=config.redis_key_prefix)
+    elif config.feed_url:
+        revocations = FeedRevocations(
+            config.feed_url, credential=config.feed_credential, poll_interval=config.feed_poll_interval
         )
-
-    def verify(self, token: str) -> dict:
-        if len(token) > MAX_TOKEN_BYTES:
-            raise Unauthorized("token too long")
+    verifier = AccessVerifier(
+        issuer=config.issuer,
+        jwks_url=config.jwks_url,
+        secret=config.secret,
+        audience=config.audience,
+        leeway=config.leeway,
+        accept_untyped=config.accept_untyped,
+        revocations=revocations,
+        jwks_cache_seconds=config.jwks_cache_seconds,
+        jwks_refresh_cooldown=config.jwks_refresh_cooldown,
+    )
+    if isinstance(revocations, FeedRevocations):
         try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"malformed header: {exc}") from None
-        alg, kid = header.get("alg"), header.get("kid")
-        if alg not in ALLOWED_ALGORITHMS:
-            raise Unauthorized(f"algorithm {alg!r} not allowed")
-        if FORBIDDEN_HEADERS & header.keys():
-            raise Unauthorized("forbidden header")
-        token_type = header.get("typ")
-        if isinstance(token_type, str):
-            token_type = token_type.lower()  # media types compare case-insensitively
-        if token_type not in ACCESS_TOKEN_TYPES and not (
-            self.config.accept_untyped and token_type in LEGACY_TOKEN_TYPES
-        ):
-            raise Unauthorized(f"header typ {header.get('typ')!r} is not an access token's")
-        if not isinstance(kid, str) or not KID.match(kid):
-            raise Unauthorized("bad kid")
-        try:
-            key = self.jwks.get_signing_key(kid)
-        except PyJWKClientConnectionError as exc:
-            raise KeysUnavailable(str(exc)) from None
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"no key: {exc}") from None
-        # The key decides the algorithm (its JWK "alg"), not the token.
-        if key.algorithm_name != alg:
-            raise Unauthorized(f"token alg {alg} does not match key alg {key.algorithm_name}")
-        try:
-            claims = jwt.decode(
-                token,
-                key.key,
-                algorithms=[key.algorithm_name],
-                issuer=self.config.issuer,
-                audience=self.config.audience,
-                leeway=self.config.leeway,
-                options={"require": ["exp", "iat", "iss", "sub", "typ"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise Unauthorized(f"{type(exc).__name__}: {exc}") from None
-        if claims.get("typ") != "access":
-            raise Unauthorized("not an access token")
-        return claims
+            revocations.start()  # first poll now; then every interval, off the request path
+        except RevocationsUnavailable:
+            logger.warning("revocation feed unreachable at start: answering 503 until it is")
+    return verifier
 
 
 def _json(start_response, status: str, body: dict, headers=()) -> list[bytes]:
@@ -143,7 +109,7 @@ def _json(start_response, status: str, body: dict, headers=()) -> list[bytes]:
     return [data]
 
 
-def make_app(verifier: Verifier):
+def make_app(verifier: AccessVerifier):
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "/")
         if path == "/healthz":
@@ -161,12 +127,12 @@ def make_app(verifier: Verifier):
                 {"detail": "Invalid or missing access token.", "code": "token_invalid"},
                 [("WWW-Authenticate", 'Bearer error="invalid_token"')],
             )
-        except KeysUnavailable as exc:
-            logger.error("JWKS unavailable: %s", exc)
+        except Unavailable as exc:
+            logger.error("keys or revocations unavailable: %s", exc)
             return _json(
                 start_response,
                 "503 Service Unavailable",
-                {"detail": "Cannot fetch the signing keys.", "code": "keys_unavailable"},
+                {"detail": "Cannot check tokens right now.", "code": "keys_unavailable"},
             )
         return _json(
             start_response,
@@ -191,7 +157,7 @@ def main() -> None:
         level=os.environ.get("LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s %(message)s"
     )
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8001"))
-    app = make_app(Verifier(Config.from_env()))
+    app = make_app(make_verifier(Config.from_env()))
     with make_server(host, port, app, handler_class=_QuietHandler) as server:
         logger.info("listening on http://%s:%d/", host, port)
         server.serve_forever()

@@ -1,0 +1,111 @@
+"""tokens_app.verifier, the verifier other Python services use without Django.
+
+Tokens come from the site's own issuing code; the revocation state is what
+the site's Redis would hold (a stand-in client answering MGET), so these run
+on every leg. Against the real Redis and feed: tests/keys/test_resource_server_revocation.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.live_servers import ROOT
+from tokens_app.tokens import issue_access
+from tokens_app.verifier import AccessVerifier, RedisRevocations, Unauthorized, Unavailable
+
+
+class StandInRedis:
+    """Answers MGET from a dict, as redis-py does (bytes, None for a miss)."""
+
+    def __init__(self, entries: dict[str, bytes] | None = None, *, down: bool = False) -> None:
+        self.entries, self.down, self.asked = entries or {}, down, []
+
+    def mget(self, keys: list[str]) -> list[bytes | None]:
+        self.asked.append(keys)
+        if self.down:
+            raise ConnectionError("redis is down")
+        return [self.entries.get(key) for key in keys]
+
+
+@pytest.fixture
+def token(alice) -> tuple[str, dict]:
+    issued = issue_access(alice, session_id="7f1e2d3c-4b5a-4968-8776-655443322110")
+    return issued.token, {"sub": issued.claims.sub, "sid": issued.claims.sid, "ver": issued.claims.ver}
+
+
+def verifier(settings, redis: StandInRedis | None = None) -> AccessVerifier:
+    revocations = None if redis is None else RedisRevocations(redis, key_prefix="site")
+    return AccessVerifier(
+        issuer=settings.TOKENS_ISSUER, secret=settings.TOKENS_ACCESS_SECRET, revocations=revocations
+    )
+
+
+def test_the_verifier_imports_neither_django_nor_redis():
+    code = (
+        "import sys, tokens_app.verifier\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('django', 'redis')]\n"
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def test_a_valid_token_is_accepted_and_one_mget_reads_the_sites_keys(settings, token):
+    raw, claims = token
+    redis = StandInRedis()
+
+    assert verifier(settings, redis).verify(raw)["sub"] == claims["sub"]
+    assert redis.asked == [[f"site:1:tokens:ver:{claims['sub']}", f"site:1:tokens:sid:{claims['sid']}"]]
+
+
+@pytest.mark.parametrize(
+    ("version", "session", "refused"),
+    [
+        (None, None, False),  # nothing written: no revocation seen
+        (0, None, False),  # the token's own version
+        (1, None, True),  # bumped since the token was issued
+        (-1, None, True),  # the site's entry for an inactive or deleted user
+        (None, 0, False),  # the device is live
+        (None, 1, True),  # the device session ended
+    ],
+)
+def test_the_sites_redis_entries_decide(settings, token, version, session, refused):
+    raw, claims = token
+    entries = {}
+    if version is not None:
+        entries[f"site:1:tokens:ver:{claims['sub']}"] = str(version).encode()
+    if session is not None:
+        entries[f"site:1:tokens:sid:{claims['sid']}"] = str(session).encode()
+    check = verifier(settings, StandInRedis(entries))
+
+    if refused:
+        with pytest.raises(Unauthorized):
+            check.verify(raw)
+    else:
+        check.verify(raw)
+
+
+def test_a_redis_outage_is_unavailable_not_accepted(settings, token):
+    with pytest.raises(Unavailable):
+        verifier(settings, StandInRedis(down=True)).verify(token[0])
+
+
+def test_refresh_tokens_and_foreign_signatures_are_refused(settings, alice, token):
+    from tokens_app.tokens import issue_refresh
+
+    refresh = issue_refresh(alice, session_id=token[1]["sid"]).token
+    stranger = AccessVerifier(issuer=settings.TOKENS_ISSUER, secret="another-" + "z" * 48)
+
+    with pytest.raises(Unauthorized):
+        verifier(settings).verify(refresh)
+    with pytest.raises(Unauthorized):
+        stranger.verify(token[0])
+
+
+def test_exactly_one_kind_of_key_is_configured(settings):
+    with pytest.raises(ValueError, match="exactly one"):
+        AccessVerifier(issuer="x")
+    with pytest.raises(ValueError, match="exactly one"):
+        AccessVerifier(issuer="x", secret="s", jwks_url="https://example.com/jwks")
