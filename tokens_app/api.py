@@ -227,6 +227,13 @@ class ReauthenticateView(APIView):
     permission_classes = [IsAuthenticated]
 
     def post(self, request: Request) -> Response:
+        if is_bearer(request):
+            # flows.reauthenticate finds the device session from the cookies;
+            # an app gets a fresh auth_time by signing in again.
+            raise exceptions.PermissionDenied(
+                "Apps confirm the password by signing in again (POST /api/auth/app/login/).",
+                code="app_sign_in_required",
+            )
         serializer = PasswordSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

@@ -196,15 +196,20 @@ async def _aresolve_user(request: HttpRequest) -> Any:
     return await sync_to_async(resolve_user)(request)
 
 
+async def averify_current_access(raw: str | None) -> Claims:
+    """``revocation.verify_current_access`` for async code (the same errors):
+    verifying needs no I/O, and the revocation check is awaited."""
+    claims = verify_access(raw)
+    if app_settings.IMMEDIATE_REVOCATION:
+        await revocation.aensure_not_revoked(claims)
+    return claims
+
+
 async def _honoured_access(raw: str) -> Claims | None:
-    """``revocation.verify_current_access``, awaited: the claims, or None."""
     try:
-        claims = verify_access(raw)
-        if app_settings.IMMEDIATE_REVOCATION:
-            await revocation.aensure_not_revoked(claims)
+        return await averify_current_access(raw)
     except TokenError:
         return None
-    return claims
 
 
 def _redeem_login_handoff(request: HttpRequest, state: State) -> Any:
