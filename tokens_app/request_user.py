@@ -191,6 +191,15 @@ async def _aresolve_user(request: HttpRequest) -> Any:
         if claims is not None:
             state.touched = state.read_cookies = True
             return _signed_in(request, state, claims)
+    if (
+        not access
+        and not request.COOKIES.get(app_settings.REFRESH_COOKIE)
+        and not hasattr(request, "session")
+    ):
+        # Anonymous, with no Django session that could hold a login handoff
+        # (reading one may need the database).
+        state.touched = True
+        return AnonymousUser()
     # A refresh, a handoff, a refusal to explain: the database and the
     # messages, on the sync path (rare: once per ACCESS_LIFETIME per device).
     return await sync_to_async(resolve_user)(request)
