@@ -6,6 +6,7 @@ once per request, with the silent refresh and revocation of the sync path."""
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -46,14 +47,25 @@ def thread_hops(monkeypatch) -> list[str]:
     return hops
 
 
+def _warm(client: AsyncClient, hops: list[str]) -> None:
+    """Until the steady state: with Redis, the revocation check answers from
+    this process's memory once client-side tracking is live (tracking.py)."""
+    for _ in range(50):
+        hops.clear()
+        assert get(client, "/async/whoami/").status_code == 200
+        if not hops:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"never reached the steady state: {hops}")
+
+
 def test_an_async_view_resolves_the_user_on_the_event_loop(client, thread_hops, django_assert_num_queries):
-    assert get(client, "/async/whoami/").status_code == 200  # the first may fill caches
-    thread_hops.clear()
+    _warm(client, thread_hops)
 
     with django_assert_num_queries(0):
-        response = get(client, "/async/whoami/")
+        answers = [get(client, "/async/whoami/") for _ in range(3)]
 
-    assert response.json() == {"authenticated": True, "username": "alice"}
+    assert [a.json() for a in answers] == [{"authenticated": True, "username": "alice"}] * 3
     assert thread_hops == []
 
 
