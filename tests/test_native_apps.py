@@ -14,12 +14,16 @@ from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests import clients_support
+from tests.clients_support import assert_error
 from tests.conftest import PASSWORD, login
 from tokens_app.conf import app_settings
 from tokens_app.models import LoginSession
 from tokens_app.tokens import verify_access, verify_refresh
 
 APP_UA = "NotesApp/2.1 (Android 14; Pixel 8) okhttp/4.12"
+
+committed = clients_support.committed  # the fixture, for this module's tests
 
 
 def app_login(client: APIClient | None = None, username: str = "alice", **data):
@@ -49,23 +53,6 @@ def tokens(alice) -> dict:
 @pytest.fixture
 def immediate(settings):
     settings.TOKENS_IMMEDIATE_REVOCATION = True
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Run a revocation as if its transaction committed (the cache write-through is an on-commit hook)."""
-
-    def run(revoke) -> None:
-        with django_capture_on_commit_callbacks(execute=True):
-            revoke()
-
-    return run
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    assert response.json()["code"] == code
-    assert response.json()["detail"]
 
 
 def test_an_app_signs_in_and_gets_both_tokens_in_the_body_and_no_cookie(alice):

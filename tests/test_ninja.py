@@ -12,6 +12,8 @@ from django.core.management import call_command
 from django.test import AsyncClient, Client
 from rest_framework.test import APIClient
 
+from tests import clients_support
+from tests.clients_support import assert_error
 from tests.conftest import PASSWORD
 from tests.forge import claims, token
 from tokens_app.conf import app_settings
@@ -20,6 +22,8 @@ from tokens_app.testing import force_login
 pytestmark = pytest.mark.urls("tests.urls_clients")
 
 SYNC, ASYNC = "/ninja/", "/ninja/async/"
+
+committed = clients_support.committed  # the fixture, for this module's tests
 
 
 @pytest.fixture(params=[SYNC, ASYNC], ids=["sync", "async"])
@@ -40,11 +44,6 @@ def app_access(alice) -> str:
         "/api/auth/app/login/", {"username": "alice", "password": PASSWORD}, format="json"
     )
     return response.json()["access"]
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    assert response.json()["code"] == code
 
 
 def test_the_access_cookie_authenticates_without_a_query(browser, alice, base, django_assert_num_queries):
@@ -101,15 +100,6 @@ def test_cookies_and_a_bearer_token_together_are_refused(browser, app_access, ba
     assert_error(
         browser.get(f"{base}me", HTTP_AUTHORIZATION=f"Bearer {app_access}"), 400, "mixed_credentials"
     )
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(revoke) -> None:
-        with django_capture_on_commit_callbacks(execute=True):
-            revoke()
-
-    return run
 
 
 @pytest.mark.parametrize("transport", ["cookie", "bearer"])

@@ -5,6 +5,7 @@ where drf-spectacular is installed."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -159,20 +160,29 @@ def authenticate_credentials(request: Request, credentials: dict[str, Any]) -> A
     return user
 
 
+def rotated(
+    view: APIView, request: Request, refresh: Callable[[], flows.TokenPair]
+) -> flows.TokenPair | Response:
+    """The new pair from ``refresh()``, or the 401 that explains its refusal
+    (429 when over the refresh limit)."""
+    try:
+        return refresh()
+    except throttling.RateLimited as exc:
+        raise exceptions.Throttled(wait=exc.retry_after) from None
+    except TokenError as exc:
+        return Response(
+            {"detail": str(exc.message), "code": exc.code},
+            status=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": view.get_authenticate_header(request)},
+        )
+
+
 class RefreshView(_CookieEndpoint):
     def post(self, request: Request) -> Response:
-        try:
-            pair = flows.refresh_request(request._request)
-        except throttling.RateLimited as exc:
-            raise exceptions.Throttled(wait=exc.retry_after) from None
-        except TokenError as exc:
-            response = Response(
-                {"detail": str(exc.message), "code": exc.code},
-                status=status.HTTP_401_UNAUTHORIZED,
-                headers={"WWW-Authenticate": self.get_authenticate_header(request)},
-            )
-            clear_auth_cookies(response)
-            return response
+        pair = rotated(self, request, lambda: flows.refresh_request(request._request))
+        if isinstance(pair, Response):
+            clear_auth_cookies(pair)
+            return pair
         return tokens_answer(request, pair.user, pair)
 
 

@@ -14,16 +14,21 @@ from typing import Any
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
-from rest_framework import exceptions, serializers, status
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import bearer, flows, throttling
-from .api import CredentialsSerializer, HasLiveSession, authenticate_credentials, bearer_tokens_body
+from . import bearer, flows
+from .api import (
+    CredentialsSerializer,
+    HasLiveSession,
+    authenticate_credentials,
+    bearer_tokens_body,
+    rotated,
+)
 from .authentication import BearerTokenAuthentication, refuse_mixed
-from .exceptions import TokenError
 from .serializers import DetailSerializer
 
 
@@ -79,16 +84,10 @@ class AppRefreshView(_AppEndpoint):
     def post(self, request: Request) -> Response:
         serializer = RefreshTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            pair = bearer.refresh(request._request, serializer.validated_data["refresh"])
-        except throttling.RateLimited as exc:
-            raise exceptions.Throttled(wait=exc.retry_after) from None
-        except TokenError as exc:
-            return Response(
-                {"detail": str(exc.message), "code": exc.code},
-                status=status.HTTP_401_UNAUTHORIZED,
-                headers={"WWW-Authenticate": self.get_authenticate_header(request)},
-            )
+        raw = serializer.validated_data["refresh"]
+        pair = rotated(self, request, lambda: bearer.refresh(request._request, raw))
+        if isinstance(pair, Response):
+            return pair
         return Response(bearer_tokens_body(pair.user, pair))
 
 
