@@ -9,6 +9,8 @@ attached to the views from here as view extensions.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
@@ -35,7 +37,7 @@ class CookieTokenScheme(OpenApiAuthenticationExtension):
     target_class = "tokens_app.authentication.CookieTokenAuthentication"
     name = "cookieAuth"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {
             "type": "apiKey",
             "in": "cookie",
@@ -89,7 +91,7 @@ class UserIdSchema(OpenApiSerializerFieldExtension):
 
     target_class = "tokens_app.serializers.UserIdField"
 
-    def map_serializer_field(self, auto_schema, direction):
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
         return {"oneOf": [{"type": "integer"}, {"type": "string"}]}
 
 
@@ -97,7 +99,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     target_class = "tokens_app.authentication.BearerTokenAuthentication"
     name = "bearerAuth"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {
             "type": "http",
             "scheme": "bearer",
@@ -109,11 +111,11 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-def _describe(view_name: str, module: str = "api", **methods) -> type[OpenApiViewExtension]:
+def _describe(view_name: str, module: str = "api", **methods: Any) -> type[OpenApiViewExtension]:
     """Attach ``extend_schema`` descriptions to ``tokens_app.<module>.<view_name>``'s
     methods, on a subclass drf-spectacular uses only to build the schema."""
 
-    def view_replacement(self):
+    def view_replacement(self: OpenApiViewExtension) -> type:
         described = type(self.target.__name__, (self.target,), {"__module__": self.target.__module__})
         return extend_schema_view(**methods)(described)
 
@@ -125,7 +127,7 @@ def _describe(view_name: str, module: str = "api", **methods) -> type[OpenApiVie
 
 
 def _register() -> None:
-    from .api import CredentialsSerializer, PasswordSerializer
+    from .api import CredentialsSerializer
 
     _describe(
         "CsrfView", get=extend_schema(responses={200: CsrfSerializer}, summary="Set the csrftoken cookie")
@@ -160,6 +162,13 @@ def _register() -> None:
             summary="Log out this device",
         ),
     )
+    _describe_account_endpoints()
+    _describe_app_endpoints()
+
+
+def _describe_account_endpoints() -> None:
+    from .api import PasswordSerializer
+
     _describe(
         "LogoutAllView",
         post=extend_schema(
@@ -205,8 +214,6 @@ def _register() -> None:
             summary="Log out one device",
         ),
     )
-
-    _describe_app_endpoints()
 
 
 def _describe_app_endpoints() -> None:
