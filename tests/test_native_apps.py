@@ -246,19 +246,28 @@ def browser(alice) -> APIClient:
     [
         ("get", "/api/auth/me/"),
         ("get", "/api/auth/sessions/"),
+        ("post", "/api/auth/logout-others/"),
         ("post", "/api/auth/app/logout/"),
         ("post", "/api/auth/app/refresh/"),
         ("post", "/api/auth/app/login/"),
-        ("post", "/api/auth/refresh/"),
-        ("post", "/api/auth/logout/"),
-        ("post", "/api/auth/login/"),
     ],
 )
 def test_a_request_with_both_cookies_and_a_bearer_token_is_refused(browser, tokens, method, url):
     response = getattr(browser, method)(url, {}, format="json", **bearer(tokens["access"]))
 
-    assert_error(response, 400, "mixed_credentials")
+    assert_error(response, 401, "mixed_credentials")
     assert LoginSession.objects.filter(revoked_at__isnull=True).count() == 2  # nothing was ended
+
+
+def test_the_cookie_endpoints_read_only_the_cookies(browser, tokens):
+    refreshed = browser.post("/api/auth/refresh/", **bearer(tokens["access"]))
+
+    assert refreshed.status_code == 200, refreshed.content
+    assert refreshed.cookies[app_settings.ACCESS_COOKIE].value
+    cookie_sid = verify_access(refreshed.cookies[app_settings.ACCESS_COOKIE].value).sid
+    assert cookie_sid != verify_access(tokens["access"]).sid
+    assert LoginSession.objects.get(pk=cookie_sid).rotations == 1
+    assert LoginSession.objects.get(pk=verify_access(tokens["access"]).sid).rotations == 0
 
 
 def test_a_browsers_cookies_never_authenticate_a_bearer_endpoint(browser):

@@ -98,7 +98,7 @@ def test_the_bearer_token_authenticates_with_no_csrf(app_access, base):
 
 def test_cookies_and_a_bearer_token_together_are_refused(browser, app_access, base):
     assert_error(
-        browser.get(f"{base}me", HTTP_AUTHORIZATION=f"Bearer {app_access}"), 400, "mixed_credentials"
+        browser.get(f"{base}me", HTTP_AUTHORIZATION=f"Bearer {app_access}"), 401, "mixed_credentials"
     )
 
 

@@ -21,7 +21,7 @@ EXPECTED_ERRORS = {
     ("/api/auth/sessions/{session_id}/", "delete"): {"401", "403", "404"},
     ("/api/auth/logout-others/", "post"): {"401", "403"},
     ("/api/auth/reauthenticate/", "post"): {"400", "401", "403", "429"},
-    # Native apps (tokens_app/api_app.py): no CSRF, so no 403; 400 also for mixed credentials.
+    # Native apps (tokens_app/api_app.py): no CSRF, so no 403.
     ("/api/auth/app/login/", "post"): {"400", "401", "429"},
     ("/api/auth/app/refresh/", "post"): {"400", "401", "429"},
     ("/api/auth/app/logout/", "post"): {"400", "401"},

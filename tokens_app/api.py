@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import flows, throttling
-from .authentication import enforce_csrf, is_bearer, refuse_mixed
+from .authentication import enforce_csrf, is_bearer
 from .bearer import SCHEME
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenRevoked
@@ -113,8 +113,6 @@ class _CookieEndpoint(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        # The cookie endpoints are no place for a bearer token beside the cookies.
-        refuse_mixed(request._request)
         # A method with no handler gets its 405 from dispatch, not a CSRF 403.
         has_handler = request.method.lower() in self.http_method_names and hasattr(
             self, request.method.lower()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from django.http import HttpRequest
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.request import Request
 
@@ -28,8 +28,7 @@ from .users import TokenUser
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-class MixedCredentialsError(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
+class MixedCredentialsError(exceptions.AuthenticationFailed):
     default_code = bearer.MixedCredentials.code
     default_detail = bearer.MixedCredentials.message
 
@@ -39,7 +38,7 @@ def _reject(exc: TokenError) -> NoReturn:
 
 
 def refuse_mixed(request: HttpRequest) -> None:
-    """400 ``mixed_credentials`` for a request with a bearer token and an auth cookie."""
+    """401 ``mixed_credentials`` for a request with a bearer token and an auth cookie."""
     try:
         bearer.refuse_mixed(request)
     except bearer.MixedCredentials:

@@ -8,10 +8,13 @@ expired, posts the refresh token to the refresh endpoint for a new pair.
 Rotation, reuse detection, the refresh limit and revocation are the
 browser's (``flows``); CSRF is not, since no ambient credential is involved.
 
-One request, one transport: a request that carries both a bearer token and an
-auth cookie is refused (``MixedCredentials``), so a browser's cookies never
-authenticate a bearer endpoint, a stolen bearer token never rides along
-with someone's cookies, and neither is mistaken for the other.
+One request, one transport: wherever either could authenticate (the API's
+endpoints, ninja's), a request that carries both a bearer token and an auth
+cookie is refused (401 ``MixedCredentials``), so which one speaks is never
+guessed. The app endpoints never read the cookies, the pages and the cookie
+endpoints (``/api/auth/login|refresh|logout/``) never read the header: a
+browser's cookies never authenticate a bearer endpoint, nor a bearer token a
+cookie one.
 """
 
 from __future__ import annotations

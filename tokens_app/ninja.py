@@ -9,7 +9,7 @@
 ``CookieAuth`` reads the access cookie (CSRF enforced on unsafe methods, as
 DRF's SessionAuthentication does, once the cookie has verified);
 ``BearerAuth`` an ``Authorization: Bearer`` header (a native app, bearer.py;
-no CSRF). A request with both is refused (400 ``mixed_credentials``). The
+no CSRF). A request with both is refused (401 ``mixed_credentials``). The
 user is ``request.auth``: a TokenUser, answered from the token. Revocation is
 honoured as on every other surface (``TOKENS_IMMEDIATE_REVOCATION``).
 
@@ -49,8 +49,7 @@ class TokenAuthFailed(HttpError):
 
     @classmethod
     def from_error(cls, error: TokenError) -> TokenAuthFailed:
-        status = 400 if isinstance(error, bearer.MixedCredentials) else 401
-        return cls(status, str(error.message), error.code)
+        return cls(401, str(error.message), error.code)
 
 
 def register(api: NinjaAPI) -> None:

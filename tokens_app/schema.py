@@ -106,7 +106,8 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": (
                 "For native apps: the access token from /api/auth/app/login/ or /api/auth/app/refresh/. "
-                "No CSRF token; a request that also carries the auth cookies is refused (400)."
+                "No CSRF token; a request that also carries the auth cookies is refused "
+                "(401 mixed_credentials)."
             ),
         }
 
@@ -219,7 +220,7 @@ def _describe_account_endpoints() -> None:
 def _describe_app_endpoints() -> None:
     from .api_app import AppCredentialsSerializer, RefreshTokenSerializer
 
-    mixed = "400 with code mixed_credentials if the request also carries the auth cookies."
+    mixed = "401 with code mixed_credentials if the request also carries the auth cookies."
     _describe(
         "AppLoginView",
         "api_app",
