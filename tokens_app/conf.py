@@ -178,6 +178,15 @@ class _Settings:
         derive=_version_cache_timeout,
         shown="3600 (shared cache), 30 (local)",
     )
+    REVOCATION_TRACKING = Setting(
+        True,
+        "with a Redis cache, keep the revocation state in each worker, invalidated by Redis CLIENT "
+        "TRACKING (tracking.py)",
+    )
+    TRACKING_CACHE_SIZE = Setting(10_000, "entries of the per-worker revocation cache (about 2 per active user)")
+    TRACKING_MAX_LAG = Setting(
+        1.0, "seconds a heartbeat may take before the local entries are dropped", clean=float
+    )
     # Throttling
     THROTTLE_ENABLED = Setting(True, "see throttling.py; off only for load tests")
     LOGIN_CLIENT_RATE = Setting[Rate](

@@ -17,7 +17,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.middleware.csrf import rotate_token
-from django.utils.functional import SimpleLazyObject, empty
 
 from . import audit, clock, revocation, rotation, throttling, versions
 from .conf import app_settings
@@ -29,6 +28,7 @@ from .pairs import TokenPair, issue_pair
 from .rotation import client_fingerprint
 from .signin import start_session
 from .tokens import Claims, issue_refresh, verify_access, verify_refresh
+from .users import model_user
 
 # Imported from here by views, the API, the admin and projects: the public names.
 __all__ = [
@@ -196,19 +196,16 @@ def log_out(request: HttpRequest, *, reason: str = "logout") -> None:
         )
 
 
-def _loaded(user):
+def _loaded(user: Any) -> Any:
     """The model instance behind ``request.user``.
 
     A TokenUser loads its row on first use and checks it against the token;
     that must happen before the row's token_version changes, or the check
     sees the new version and disowns the user half-way through a revocation.
-    None if the user is no longer signed in.
+    None if the user is no longer signed in. (Why request.user is a lazy
+    object at all: users.py.)
     """
-    while isinstance(user, SimpleLazyObject):  # the middleware's lazy request.user, then the TokenUser
-        if user._wrapped is empty:
-            user._setup()
-        user = user._wrapped
-    return user if user.is_authenticated else None
+    return model_user(user)
 
 
 def log_out_everywhere(request: HttpRequest | None, user: Any) -> int:
