@@ -86,9 +86,12 @@ class LocalRevocationCache:
                     return None
                 self._entries.move_to_end(key)
                 found.append(entry[0])
-        # Checked after the lookup: a report that arrived before it is either
-        # applied (the entry was gone), being applied (busy) or unread (pending).
-        if not self._trusted(now) or self._pending():
+            generation = self._generation
+        # In this order, after the lookup: a report that reached this host by
+        # now is unread (pending), or read and not yet applied (busy), or
+        # applied since the lookup (a new generation), or was applied before
+        # it (no entry).
+        if self._pending() or not self._trusted(now) or self._generation != generation:
             return None
         return found
 
@@ -252,7 +255,10 @@ def _redis_connector(cache: Any, key_base: str) -> Callable[[], Any] | None:
     if not isinstance(cache, RedisCache):
         return None
     pool = cache._cache._get_connection_pool(True)
-    kwargs = {**pool.connection_kwargs, "protocol": 2, "health_check_interval": 0}
+    # RESP2 (invalidations as Pub/Sub messages on the redirect connection),
+    # no health-check PING of redis-py's own, and a name operators can find.
+    name = "tokens-tracking:" + "".join(c for c in key_base if c.isalnum() or c in ":-_")
+    kwargs = {**pool.connection_kwargs, "protocol": 2, "health_check_interval": 0, "client_name": name}
     prefixes = [cache.make_key(prefix) for prefix in TRACKED_PREFIXES]
 
     def connect() -> Any:
