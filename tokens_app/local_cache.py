@@ -8,6 +8,7 @@ applies Redis's reports and sends the heartbeat.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import select
@@ -115,6 +116,7 @@ class LocalRevocationCache:
         """Stop the listener and close its connection; safe to call twice."""
         if self._stop.is_set() or os.getpid() != self.pid:
             return  # a forked child must not stop (or wake) its parent's listener
+        atexit.unregister(self.stop)
         self._stop.set()
         os.write(self._wake_w, b"x")
         if self._thread.is_alive() and self._thread is not threading.current_thread():
