@@ -119,6 +119,7 @@ def test_revocations_reach_every_server_within_milliseconds_of_the_commit(app_se
     assert results["killed"] >= 10 * len(ports)  # ten kills, each of the workers that were connected
     # The promise: the first request after the commit is refused, everywhere.
     assert results["honoured_after_commit"] == 0
-    # The target, for one request's round trip included (on a loaded machine
-    # the request itself can take longer; its p99 is the floor).
-    assert p99 <= max(5.0, 1.5 * _percentile(warm, 0.99))
+    # The target is 5 ms, one request's round trip included. On a loaded
+    # machine a request alone can take longer: then the refusal's tail may
+    # not be worse than twice an honoured request's.
+    assert p99 <= max(5.0, 2 * _percentile(warm, 0.99))
