@@ -8,6 +8,8 @@ request see either within one cache round trip, and no SQL at steady state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
@@ -22,14 +24,18 @@ from .models import AuditEvent, LoginSession
 from .signals import session_revoked, tokens_revoked
 from .tokens import Claims, verify_access
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.http import HttpRequest
+
 logger = logging.getLogger(__name__)
 
 
-def _version_key(user_id) -> str:
+def _version_key(user_id: object) -> str:
     return f"tokens:ver:{user_id}"
 
 
-def _session_key(session_id) -> str:
+def _session_key(session_id: object) -> str:
     return f"tokens:sid:{session_id}"
 
 
@@ -48,7 +54,13 @@ def _cache_add(key: str, value: int, timeout: int) -> None:
     caching.quiet_add(key, value, timeout, log=logger)
 
 
-def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
+def bump_token_version(
+    user: AbstractBaseUser,
+    *,
+    reason: str,
+    actor: AbstractBaseUser | None = None,
+    request: HttpRequest | None = None,
+) -> int:
     """End every session of ``user``: one atomic ``token_version + 1``.
 
     Returns the new version and sets it on ``user`` too, so a later save() of
@@ -78,7 +90,7 @@ def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
     return version
 
 
-def _increment(user_id) -> int:
+def _increment(user_id: object) -> int:
     """token_version + 1 in one UPDATE, wherever it is stored (versions.py)."""
     model, field, user_lookup, create_missing = versions.storage()
     rows = model._default_manager.filter(**{user_lookup: user_id})
@@ -93,7 +105,13 @@ def _increment(user_id) -> int:
     return rows.values_list(field, flat=True).get()
 
 
-def revoke_session(session: LoginSession, *, reason: str, actor=None, request=None) -> bool:
+def revoke_session(
+    session: LoginSession,
+    *,
+    reason: str,
+    actor: AbstractBaseUser | None = None,
+    request: HttpRequest | None = None,
+) -> bool:
     """End one device session. Returns False when it had already ended."""
     now = timezone.now()
     with transaction.atomic():
@@ -122,7 +140,13 @@ def revoke_session(session: LoginSession, *, reason: str, actor=None, request=No
     return bool(ended)
 
 
-def revoke_sessions(sessions, *, reason: str, actor=None, request=None) -> int:
+def revoke_sessions(
+    sessions: Iterable[LoginSession],
+    *,
+    reason: str,
+    actor: AbstractBaseUser | None = None,
+    request: HttpRequest | None = None,
+) -> int:
     return sum(revoke_session(s, reason=reason, actor=actor, request=request) for s in sessions)
 
 
@@ -243,7 +267,7 @@ def _read_cache(keys: tuple[str, str]) -> tuple[int | None, bool | None]:
     return version, None if ended is None else bool(ended)
 
 
-def _database_version(user_id) -> int:
+def _database_version(user_id: object) -> int:
     """The user's token_version, or -1 (matches no token) if they are gone or inactive."""
     User = get_user_model()
     version = (
