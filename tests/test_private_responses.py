@@ -44,6 +44,10 @@ COOKIE_AUTHENTICATED = {
     "api/auth/logout/": [("post", "/api/auth/logout/")],
     "admin/logout/": [("post", "/admin/logout/")],
     "admin/password_change/": [("get", "/admin/password_change/")],
+    # ux: "Stay signed in" sets new cookies; the kept form is the user's own.
+    "accounts/session/extend/": [("post", "/accounts/session/extend/")],
+    "accounts/kept/": [("get", "/accounts/kept/"), ("post", "/accounts/kept/")],
+    "accounts/kept/discard/": [("post", "/accounts/kept/discard/")],
     # The admin, for a signed-in member of staff.
     "admin/": [
         ("get", "/admin/"),

@@ -56,6 +56,11 @@ TOKENS_ENVIRONMENT_NAMES         {}                           setting -> the env
                                                               settings read it from, for messages and
                                                               generate_secrets (e.g. {"TOKENS_ACCESS_
                                                               SECRET": "MY_ACCESS_KEY"})
+TOKENS_KEPT_POST_TIMEOUT         15 minutes                   how long a form posted after the session
+                                                              ended is kept for its resubmission
+TOKENS_KEPT_POST_MAX_BYTES       65536                        larger kept data (files excluded): not kept
+TOKENS_SESSION_WARNING           2 minutes                    pages warn this long before a time limit
+                                                              ends the session (session_deadline.js)
 ===============================  ===========================  ======================================
 
 A rate is ``(count, window)`` with the window a ``timedelta`` or seconds.
@@ -348,6 +353,23 @@ class _Settings:
         then set it to False (the default will flip in a later release).
         """
         return getattr(settings, "TOKENS_ACCEPT_UNTYPED_TOKENS", True)
+
+    # --- ux settings
+    @property
+    def KEPT_POST_TIMEOUT(self) -> timedelta:
+        """How long a form posted after the session ended waits for its
+        resubmission after the next sign-in (kept.py)."""
+        return getattr(settings, "TOKENS_KEPT_POST_TIMEOUT", timedelta(minutes=15))
+
+    @property
+    def KEPT_POST_MAX_BYTES(self) -> int:
+        """Kept form data larger than this (files never count: never kept) is not kept."""
+        return getattr(settings, "TOKENS_KEPT_POST_MAX_BYTES", 65536)
+
+    @property
+    def SESSION_WARNING(self) -> timedelta:
+        """How long before a time limit ends the session pages say so."""
+        return getattr(settings, "TOKENS_SESSION_WARNING", timedelta(minutes=2))
 
 
 app_settings = _Settings()

@@ -28,7 +28,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from . import flows, revocation, throttling
+from . import flows, kept, revocation, throttling
 from .conf import app_settings
 from .cookies import clear_auth_cookie, clear_auth_cookies, set_auth_cookies
 from .exceptions import (
@@ -240,6 +240,8 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
             return response
         if state.touched:
             _update_cookies(response, state)
+            if request.method == "POST":
+                kept.capture(request, response)  # a form turned away to sign in (kept.py)
         if state.discard:
             patch_vary_headers(response, ("Cookie",))
         for name in state.discard:
