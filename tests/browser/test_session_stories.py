@@ -23,6 +23,7 @@ def test_a_form_posted_after_the_session_ended_arrives_after_signing_in(
 ):
     settings.TOKENS_ACCESS_LIFETIME = timedelta(seconds=2)
     sign_in(page, "alice", password)
+    expect(page.get_by_role("heading", name="Hello, alice")).to_be_visible()
     page.goto("/compose/")
     page.get_by_label("Message").fill("A long answer I typed for twenty minutes")
     page.get_by_label("PIN").fill("4321")
