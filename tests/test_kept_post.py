@@ -246,6 +246,28 @@ def test_a_view_whose_every_parameter_is_sensitive_keeps_nothing(alice):
     assert kept.cookie_name() not in response.cookies
 
 
+def test_the_confirm_password_form_is_never_kept(alice):
+    browser = signed_in()
+    end_sessions(browser, alice)
+
+    response = post_note(browser, "/accounts/reauthenticate/", password=PASSWORD, next="/accounts/sessions/")
+
+    assert response["Location"].startswith("/accounts/login/")
+    assert kept.cookie_name() not in response.cookies
+
+
+def test_a_malformed_multipart_body_is_a_clean_4xx_and_keeps_nothing(alice):
+    browser = signed_in()
+    end_sessions(browser, alice)
+
+    response = browser.post(
+        "/note/", data=b"--x\r\nnot a part", content_type="multipart/form-data; boundary=x"
+    )
+
+    assert response.status_code == 403  # no CSRF token could be read from it
+    assert kept.cookie_name() not in response.cookies
+
+
 def test_an_oversized_form_is_not_kept_and_the_login_page_says_so(alice, settings):
     settings.TOKENS_KEPT_POST_MAX_BYTES = 100
     browser = signed_in()

@@ -29,6 +29,8 @@ import hashlib
 import json
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +38,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import resolve_url
 
 from . import throttling
@@ -65,6 +69,14 @@ class Entry:
     device: str | None  # else the device cookie naming the account
     multipart: bool
     files_dropped: bool
+    expires: float  # Unix time, as the cookie's Max-Age and the cache's timeout
+
+
+def never_kept(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Mark a view whose form is not worth keeping (it asks for a password
+    and little else, such as "Confirm your password"): outermost decorator."""
+    view.tokens_never_kept = True  # type: ignore[attr-defined]
+    return view
 
 
 def cookie_name() -> str:
@@ -140,6 +152,9 @@ def _owner(request: HttpRequest) -> tuple[str | None, str | None]:
 
 
 def _keepable(request: HttpRequest) -> list[tuple[str, str]]:
+    match = getattr(request, "resolver_match", None)
+    if getattr(getattr(match, "func", None), "tokens_never_kept", False):
+        return []
     sensitive = getattr(request, "sensitive_post_parameters", ())
     if sensitive == "__ALL__":
         return []
@@ -160,7 +175,10 @@ def capture(request: HttpRequest, response: HttpResponse) -> None:
     if not _turned_away(request, response) or _signed_in_still(request, response):
         return
     owner, device = _owner(request)
-    fields = _keepable(request)
+    try:
+        fields, files_dropped = _keepable(request), bool(request.FILES)
+    except (SuspiciousOperation, MultiPartParserError, OSError, ValueError):
+        return  # a body Django could not parse: the view said so already
     if not fields or (owner is None and device is None):
         return
     if sum(len(name) + len(value) for name, value in fields) > app_settings.KEPT_POST_MAX_BYTES:
@@ -172,7 +190,8 @@ def capture(request: HttpRequest, response: HttpResponse) -> None:
         owner=owner,
         device=device,
         multipart=request.content_type == "multipart/form-data",
-        files_dropped=bool(request.FILES),
+        files_dropped=files_dropped,
+        expires=time.time() + app_settings.KEPT_POST_TIMEOUT.total_seconds(),
     )
     entry_id = secrets.token_urlsafe(32)
     try:
@@ -240,8 +259,11 @@ def after_sign_in(request: HttpRequest, response: HttpResponse, user: Any) -> Ht
         clear_cookie(response)
         return response
     entry.owner, entry.device = str(user.pk), None  # bound to the account now
+    remaining = int(entry.expires - time.time())
+    if remaining < 1:
+        clear_cookie(response)
+        return response
     try:
-        remaining = max(1, int(app_settings.KEPT_POST_TIMEOUT.total_seconds()))
         cache.set(_key(entry_id), entry, timeout=remaining)
     except Exception:
         logger.warning("kept post not rebound: cache unavailable", exc_info=True)

@@ -124,6 +124,7 @@ def _safe_next(request: HttpRequest) -> str:
     return reverse("home")
 
 
+@kept.never_kept  # a password and where to go next: nothing worth keeping
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
