@@ -378,3 +378,15 @@ def test_a_signed_in_user_with_a_live_session_is_never_captured(alice):
 
     assert response.status_code == 200
     assert kept.cookie_name() not in response.cookies
+
+
+def test_an_id_beginning_with_a_dash_is_an_id_like_any_other(alice, bob, monkeypatch):
+    # base64url ids begin with "-" one time in 64; the markers must never look like one.
+    monkeypatch.setattr(kept.secrets, "token_urlsafe", lambda n: "-" + "A" * 42)
+    browser = signed_in()
+    end_sessions(browser, alice)
+    entry_id = kept_id(post_note(browser, message="dash"))
+
+    assert "We kept what you submitted" in browser.get("/accounts/login/").content.decode()
+    assert sign_in(browser, "bob") == "/note/"
+    assert kept.cache.get(kept._key(entry_id)) is None

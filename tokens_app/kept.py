@@ -53,8 +53,9 @@ logger = logging.getLogger(__name__)
 # A hidden field the page script adds on submit: the names of the form's
 # password inputs whatever they are called ("pin", "secret"...).
 UNKEPT_FIELD = "_tokens_unkept"
-# Why nothing was kept, in the cookie instead of an id (for the login page).
-TOO_LARGE, UNAVAILABLE = "-too_large", "-unavailable"
+# Why nothing was kept, in the cookie instead of an id (for the login page);
+# "~" is never in an id (base64url).
+TOO_LARGE, UNAVAILABLE = "~too_large", "~unavailable"
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _NEVER_KEPT = {"csrfmiddlewaretoken", UNKEPT_FIELD}
 
@@ -196,7 +197,7 @@ def capture(request: HttpRequest, response: HttpResponse) -> None:
     entry_id = secrets.token_urlsafe(32)
     try:
         previous = request.COOKIES.get(cookie_name(), "")
-        if previous and not previous.startswith("-"):
+        if previous and not previous.startswith("~"):
             cache.delete(_key(previous))  # at most one per browser
         cache.set(_key(entry_id), entry, timeout=int(app_settings.KEPT_POST_TIMEOUT.total_seconds()))
     except Exception:
@@ -210,7 +211,7 @@ def capture(request: HttpRequest, response: HttpResponse) -> None:
 def _load(request: HttpRequest) -> tuple[str, Entry | None]:
     """The browser's entry id and entry (None: none, gone, or the cache down)."""
     entry_id = request.COOKIES.get(cookie_name(), "")
-    if not entry_id or entry_id.startswith("-") or len(entry_id) > 64:
+    if not entry_id or entry_id.startswith("~") or len(entry_id) > 64:
         return entry_id, None
     try:
         entry = cache.get(_key(entry_id))
