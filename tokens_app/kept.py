@@ -89,6 +89,11 @@ def _key(entry_id: str) -> str:
     return "tokens_app:kept:" + hashlib.sha256(entry_id.encode()).hexdigest()
 
 
+def _samesite() -> Any:
+    # A setting's str, which django-stubs types as one of its literals.
+    return app_settings.COOKIE_SAMESITE
+
+
 def _set_cookie(response: HttpResponse, value: str) -> None:
     response.set_cookie(
         cookie_name(),
@@ -97,12 +102,12 @@ def _set_cookie(response: HttpResponse, value: str) -> None:
         path="/",
         secure=app_settings.COOKIE_SECURE,
         httponly=True,
-        samesite=app_settings.COOKIE_SAMESITE,
+        samesite=_samesite(),
     )
 
 
 def clear_cookie(response: HttpResponse) -> None:
-    response.delete_cookie(cookie_name(), path="/", samesite=app_settings.COOKIE_SAMESITE)
+    response.delete_cookie(cookie_name(), path="/", samesite=_samesite())
 
 
 def _turned_away(request: HttpRequest, response: HttpResponse) -> bool:

@@ -11,6 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -53,7 +54,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
     success_url = reverse_lazy("password_change_done")
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # Django's dispatch (login_required, CSRF, sensitive parameters) runs
         # for signed-in users whose session is live; an ended one is signed out.
         if request.user.is_authenticated and flows.live_session(request.token_claims) is None:  # type: ignore[attr-defined]
@@ -94,7 +95,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         # answer's timing cannot tell: the audit rows, then the mail, on the
         # background thread. Whether an account was found or not, the same
         # task is queued.
-        response._resource_closers.append(partial(self._after_response, form))
+        response._resource_closers.append(partial(self._after_response, form))  # type: ignore[attr-defined]
         return response
 
     def _after_response(self, form: DeferredPasswordResetForm) -> None:
@@ -129,7 +130,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     # holds the token is never stored by a cache.
     @method_decorator(sensitive_post_parameters())
     @method_decorator(never_cache)
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.user = self.get_user(kwargs["uidb64"])
         self.validlink = self.user is not None and self.token_generator.check_token(
             self.user, kwargs["token"]

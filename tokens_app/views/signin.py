@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required, login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -72,7 +73,7 @@ class LogoutView(View):
     @method_decorator(login_not_required)
     @method_decorator(never_cache)
     @method_decorator(csrf_protect)
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -138,11 +139,11 @@ def reauthenticate(request: HttpRequest) -> HttpResponse:
             pair = flows.reauthenticate(request, request.user)
         except TokenError:
             # This device was signed out meanwhile: sign in again.
-            response = redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
-            clear_auth_cookies(response)
-            return response
-        response = HttpResponseRedirect(next_url)
-        set_auth_cookies(response, pair)
-        return response
+            again = redirect(f"{reverse('login')}?{urlencode({'next': next_url})}")
+            clear_auth_cookies(again)
+            return again
+        back = HttpResponseRedirect(next_url)
+        set_auth_cookies(back, pair)
+        return back
     response = render(request, "tokens_app/reauthenticate.html", {"form": form, "next": next_url})
     return answer_throttled(response, form)
