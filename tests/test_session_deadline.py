@@ -106,10 +106,10 @@ def test_stay_signed_in_moves_the_idle_deadline_back(alice, settings, monkeypatc
 def test_stay_signed_in_without_the_script_comes_back_to_the_page(alice):
     browser = signed_in()
 
-    response = browser.post(
-        "/accounts/session/extend/",
-        {"next": "/accounts/sessions/", "csrfmiddlewaretoken": browser.cookies["__Host-csrftoken"].value},
-    )
+    page = browser.get("/accounts/sessions/").content.decode()
+    action = re.search(r'action="(/accounts/session/extend/[^"]*)"', page).group(1)
+
+    response = browser.post(action, {"csrfmiddlewaretoken": browser.cookies["__Host-csrftoken"].value})
 
     assert response.status_code == 302
     assert response["Location"] == "/accounts/sessions/"
