@@ -76,6 +76,17 @@ def test_a_signed_out_page_names_no_user_and_no_deadline(db):
     assert "ends" not in data
 
 
+def test_a_page_rendered_without_the_auth_context_does_not_claim_that_nobody_is_signed_in(alice):
+    # Django's own CSRF failure view renders so: it must not tell the other tabs "signed out".
+    from django.http import HttpResponse
+    from django.template import loader
+
+    bare = HttpResponse(loader.get_template("tokens_app/base.html").render({}))
+
+    assert "known" not in body_of(bare)
+    assert "known" in body_of(signed_in().get("/"))
+
+
 def test_the_warning_time_is_a_setting(alice, settings):
     settings.TOKENS_SESSION_WARNING = timedelta(minutes=5)
 

@@ -13,6 +13,8 @@
   "use strict";
   var body = document.body;
   var data = body.dataset;
+  // A page rendered without knowing who is signed in must not tell the other tabs "nobody".
+  if (!("tokensKnown" in data)) return;
   var user = data.tokensUser || "";
   var channel = "BroadcastChannel" in window ? new BroadcastChannel("tokens_app.session") : null;
   var notice = document.getElementById("tokens-session-notice");
