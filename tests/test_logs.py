@@ -142,7 +142,7 @@ def test_a_production_server_error_is_logged_with_its_traceback(alice, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr("tokens_app.views.render", broken)
+    monkeypatch.setattr("tokens_app.views.account.render", broken)
     browser = Client(raise_request_exception=False)
     login(browser)
     response = browser.get("/accounts/sessions/")

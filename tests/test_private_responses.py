@@ -49,6 +49,10 @@ COOKIE_AUTHENTICATED = {
     "api/auth/app/refresh/": [("post", "/api/auth/app/refresh/")],
     "api/auth/app/logout/": [("post", "/api/auth/app/logout/")],
     "admin/password_change/": [("get", "/admin/password_change/")],
+    # ux: "Stay signed in" sets new cookies; the kept form is the user's own.
+    "accounts/session/extend/": [("post", "/accounts/session/extend/")],
+    "accounts/kept/": [("get", "/accounts/kept/"), ("post", "/accounts/kept/")],
+    "accounts/kept/discard/": [("post", "/accounts/kept/discard/")],
     # The admin, for a signed-in member of staff.
     "admin/": [
         ("get", "/admin/"),

@@ -256,6 +256,14 @@ class _Settings:
         5, "seconds a feed page may be reused by its reader: the poll interval to configure there"
     )
     WEBSOCKET_CLOSE_CODE = Setting(4401, "close code of a WebSocket whose user or device session ended")
+    # Pages: the kept form and the warning before a time limit (docs/sessions.md)
+    KEPT_POST_TIMEOUT = Setting(
+        timedelta(minutes=15), "how long a form posted after the session ended is kept for its resubmission"
+    )
+    KEPT_POST_MAX_BYTES = Setting(65536, "larger kept form data (files excluded, never kept) is not kept")
+    SESSION_WARNING = Setting(
+        timedelta(minutes=2), "pages warn this long before a time limit ends the session (session.js)"
+    )
     # Derived values, not settings of their own.
 
     @property

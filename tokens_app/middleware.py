@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 
+from . import kept
 from .conf import app_settings
 from .cookies import clear_auth_cookie, clear_auth_cookies, set_auth_cookies
 from .request_user import (
@@ -68,7 +70,11 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
         # MiddlewareMixin's (async mode: an async get_response) would run
         # both halves in a thread; they do no I/O and need none.
         self.process_request(request)
-        return self.process_response(request, await self.get_response(request))
+        response = await self.get_response(request)
+        if request.method == "POST" and getattr(state_of(request), "touched", False):
+            # The one case with I/O: kept.capture may keep the form in the cache.
+            return await sync_to_async(self.process_response)(request, response)
+        return self.process_response(request, response)
 
     def process_request(self, request: HttpRequest) -> None:
         duplicated = _duplicated_cookies(request)
@@ -96,6 +102,8 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
             return response
         if state.touched:
             _update_cookies(response, state)
+            if request.method == "POST":
+                kept.capture(request, response)  # a form turned away to sign in (kept.py)
         _discard_malformed(response, state)
         if state.read_cookies or _sets_auth_cookies(response):
             _keep_private(response)

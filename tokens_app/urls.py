@@ -42,4 +42,8 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/revoke/", views.revoke_session, name="revoke_session"),
     path("reauthenticate/", views.reauthenticate, name="reauthenticate"),
     path("sessions/report/<str:token>/", views.ReportSessionView.as_view(), name="report_session"),
+    # The page script's "Stay signed in", and a form kept across a sign-in (kept.py).
+    path("session/extend/", views.stay_signed_in, name="stay_signed_in"),
+    path("kept/", views.kept_post, name="kept_post"),
+    path("kept/discard/", views.discard_kept_post, name="discard_kept_post"),
 ]
