@@ -56,6 +56,10 @@ TOKENS_ENVIRONMENT_NAMES         {}                           setting -> the env
                                                               settings read it from, for messages and
                                                               generate_secrets (e.g. {"TOKENS_ACCESS_
                                                               SECRET": "MY_ACCESS_KEY"})
+TOKENS_LOST_RESPONSE_WINDOW      15 minutes                   (refresh) the previous refresh token is
+                                                              answered this long after a rotation, for
+                                                              the client that rotated, while its
+                                                              successor never came back; 0 turns it off
 ===============================  ===========================  ======================================
 
 A rate is ``(count, window)`` with the window a ``timedelta`` or seconds.
@@ -348,6 +352,14 @@ class _Settings:
         then set it to False (the default will flip in a later release).
         """
         return getattr(settings, "TOKENS_ACCEPT_UNTYPED_TOKENS", True)
+
+    # --- refresh settings
+
+    @property
+    def LOST_RESPONSE_WINDOW(self) -> timedelta:
+        """How long after a rotation a client whose answer was lost may retry
+        with the token it sent (docs/sessions.md, "Lost responses")."""
+        return getattr(settings, "TOKENS_LOST_RESPONSE_WINDOW", timedelta(minutes=15))
 
 
 app_settings = _Settings()
