@@ -21,7 +21,7 @@ from tests.live_servers import Deployment
 PASSWORD = "chaos monkey passphrase 11"
 # Rounds of each legitimate scenario at scale 1, and how many browsers share them.
 ROUNDS = {
-    "8 tabs at expiry": 600,
+    "8 tabs at expiry": 640,
     "5 parallel requests at expiry": 150,
     "lost response, retry after 1 s": 500,
     "lost response, retry after 30 s": 500,

@@ -30,6 +30,7 @@ from tests.chaos.browsers import ACCESS, REUSED_TEXT, Reply, SimBrowser, Tally
 ACCESS_LIFETIME = 300.0
 GRACE = 10.0
 LEEWAY = 10.0
+LOST_RESPONSE_WINDOW = 900.0
 
 
 @dataclass
@@ -164,22 +165,28 @@ def fan_out(run: Run) -> None:
     settle(run, "me", at_once([lambda: run.browser.request("GET", "/api/auth/me/") for _ in range(5)]))
 
 
+def _page_or_refresh(run: Run, *, take: bool) -> None:
+    if run.rng.random() < 0.5:
+        page(run, take=take)
+    else:
+        refresh(run, take=take)
+
+
 def lost_response(delay: float) -> Callable[[Run], None]:
     """The refresh response never arrives; the browser retries with the old
-    token ``delay`` seconds later (a page load or a script's refresh)."""
+    token ``delay`` seconds later (a page load or a script's refresh). One
+    round in four, where both fit in the lost-response window (15 minutes),
+    the retry's answer is lost too and the browser tries once more."""
 
     def scenario(run: Run) -> None:
         run.expire_access()
-        if run.rng.random() < 0.5:
-            page(run, take=False)
-        else:
-            refresh(run, take=False)
+        _page_or_refresh(run, take=False)
         run.browser.wait(delay)
-        if run.rng.random() < 0.5:
-            page(run)
-        else:
-            refresh(run)
-        page(run)  # the retry's pair is in use now
+        if 2 * delay < LOST_RESPONSE_WINDOW and run.rng.random() < 0.25:
+            _page_or_refresh(run, take=False)
+            run.browser.wait(delay)
+        _page_or_refresh(run, take=True)
+        page(run)  # the pair is in use; the next round's refresh brings its token back
 
     return scenario
 
@@ -280,15 +287,20 @@ def _stolen_cookies(victim: SimBrowser) -> dict[str, str]:
 
 def theft_after_victim_moved_on(delay: float) -> Callable[[Run, SimBrowser], Theft]:
     """A copied refresh token, used from another client ``delay`` seconds
-    after the victim rotated it and used the new pair."""
+    after the victim rotated it and went on browsing (a page a minute,
+    refreshing whenever the access token runs out)."""
 
     def scenario(run: Run, thief: SimBrowser) -> Theft:
         stolen = _stolen_cookies(run.browser)
         session_id = run.browser.session_id()
         run.expire_access()
         page(run)
+        rotated = run.browser.shift
         page(run)
-        thief.shift = run.browser.shift + delay
+        while run.browser.shift + 60 < rotated + delay:
+            run.browser.wait(60)
+            page(run)
+        thief.shift = rotated + delay
         refused = _thief_refresh(run, thief, stolen).code == "token_reused"
         _victim_told_why(run)
         return Theft(run.name, session_id, refused)
