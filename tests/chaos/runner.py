@@ -49,6 +49,7 @@ class Job:
 @dataclass
 class Outcome:
     tally: Tally
+    deployment: Deployment
     legit_sessions_ended: list[tuple[str, str]] = field(default_factory=list)
     legit_reuse_rows: int = 0
     # Retired tokens answered within the grace window: tabs did race.
@@ -68,8 +69,12 @@ def plan() -> list[Job]:
     return jobs
 
 
+CONTROL_USER = "control"
+
+
 def users(jobs: list[Job]) -> dict[str, str]:
-    return {job.username: PASSWORD for job in jobs}
+    """Everyone the jobs sign in, and the control test's user."""
+    return {CONTROL_USER: PASSWORD, **{job.username: PASSWORD for job in jobs}}
 
 
 def _address(number: int, *, thief: bool = False) -> str:
@@ -96,7 +101,7 @@ def _play(deployment: Deployment, job: Job, number: int, tally: Tally) -> scenar
 
 
 def play(deployment: Deployment, jobs: list[Job]) -> Outcome:
-    outcome = Outcome(Tally())
+    outcome = Outcome(Tally(), deployment)
     # Interleaved, so that every scenario runs alongside the others.
     order = list(enumerate(jobs))
     random.Random(0).shuffle(order)

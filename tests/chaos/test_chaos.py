@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.chaos import runner, scenarios
+from tests.chaos.browsers import REFRESH, SimBrowser
 
 pytestmark = [pytest.mark.server, pytest.mark.chaos]
 
@@ -42,3 +43,24 @@ def test_every_theft_is_detected_and_the_victim_told_why(chaos, scenario):
     assert counts["detected"] == counts["thefts"], [f for f in chaos.tally.failures if f.startswith(scenario)]
     assert counts["told why"] == counts["thefts"], [f for f in chaos.tally.failures if f.startswith(scenario)]
     assert counts["false logouts"] == counts["errors"] == 0, chaos.tally.failures
+
+
+def test_the_servers_judge_time_on_each_browsers_own_clock(chaos):
+    """The control: a clock the servers ignored would turn every "minutes
+    later" into a retry within milliseconds, and the suite would pass. The
+    cookies are sent as they are (a browser keeps them, the server decides)."""
+    browser = SimBrowser(chaos.deployment.started, address="2001:db8:c::1", agent="Control/1")
+    browser.log_in(runner.CONTROL_USER, runner.PASSWORD)
+    cookies = dict(browser.jar.values)
+    fresh = browser.send("GET", "/", cookies=cookies)
+    assert not any(header.startswith(REFRESH + "=") for header in fresh.set_cookies)  # nothing to renew yet
+
+    browser.wait(scenarios.ACCESS_LIFETIME + scenarios.LEEWAY + 1)
+    renewed = browser.take(browser.send("GET", "/", cookies=cookies))
+    assert renewed.status == 200
+    assert any(header.startswith(REFRESH + "=") for header in renewed.set_cookies)  # expired: rotated
+
+    browser.wait(31 * 86400)  # past the 30-day maximum lifetime, on this browser's clock only
+    ended = browser.take(browser.send("GET", "/", cookies=dict(browser.jar.values)))
+    assert (ended.status, ended.location) == (302, "/accounts/login/?next=/")
+    assert "Please sign in again" in browser.request("GET", ended.location).text
