@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
+from typing import Any
 from urllib.parse import urlencode
 
 from tests.chaos.server_clock import HEADER as CLOCK_HEADER
@@ -80,7 +81,7 @@ class Jar:
 class SimBrowser:
     def __init__(
         self, servers: list[Server], *, address: str, agent: str, skews: dict[int, float] | None = None
-    ):
+    ) -> None:
         self.servers = servers
         self.address = address
         self.agent = agent
@@ -146,7 +147,7 @@ class SimBrowser:
         self.jar.take(reply.set_cookies, self.now())
         return reply
 
-    def request(self, method: str, path: str, **kwargs) -> Reply:
+    def request(self, method: str, path: str, **kwargs: Any) -> Reply:
         return self.take(self.send(method, path, **kwargs))
 
     def log_in(self, username: str, password: str) -> None:

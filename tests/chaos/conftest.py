@@ -15,7 +15,7 @@ _outcomes: list[tuple[runner.Outcome, float]] = []
 
 
 @pytest.fixture(scope="session")
-def chaos(tmp_path_factory) -> Iterator[runner.Outcome]:
+def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[runner.Outcome]:
     """Two gunicorn servers (two workers of four threads each) on one
     PostgreSQL and one Redis, behind a pretend proxy, and every scenario
     played against them by many browsers at once."""
@@ -38,7 +38,7 @@ def chaos(tmp_path_factory) -> Iterator[runner.Outcome]:
         yield outcome
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for outcome, seconds in _outcomes:
         terminalreporter.section("chaos suite")
         terminalreporter.write_line(outcome.tally.table())

@@ -17,7 +17,7 @@ from tests.chaos.browsers import REFRESH, SimBrowser
 pytestmark = [pytest.mark.server, pytest.mark.chaos]
 
 
-def test_no_false_logouts_over_ten_thousand_refresh_events(chaos):
+def test_no_false_logouts_over_ten_thousand_refresh_events(chaos: runner.Outcome) -> None:
     tally = chaos.tally
     assert tally.total("refresh events") >= 10_000 * min(runner.scale(), 1)
     assert tally.total("false logouts") == 0, tally.failures
@@ -28,7 +28,7 @@ def test_no_false_logouts_over_ten_thousand_refresh_events(chaos):
 
 
 @pytest.mark.parametrize("scenario", list(scenarios.LEGITIMATE))
-def test_a_legitimate_browser_stays_signed_in(chaos, scenario):
+def test_a_legitimate_browser_stays_signed_in(chaos: runner.Outcome, scenario: str) -> None:
     counts = chaos.tally.of(scenario)
     assert counts["refresh events"] > 0
     assert counts["false logouts"] == 0, [f for f in chaos.tally.failures if f.startswith(scenario)]
@@ -36,7 +36,7 @@ def test_a_legitimate_browser_stays_signed_in(chaos, scenario):
 
 
 @pytest.mark.parametrize("scenario", list(scenarios.THEFTS))
-def test_every_theft_is_detected_and_the_victim_told_why(chaos, scenario):
+def test_every_theft_is_detected_and_the_victim_told_why(chaos: runner.Outcome, scenario: str) -> None:
     counts = chaos.tally.of(scenario)
     assert counts["thefts"] > 0
     # Detected: the thief refused, the session ended as reuse, an audit row naming it.
@@ -45,7 +45,7 @@ def test_every_theft_is_detected_and_the_victim_told_why(chaos, scenario):
     assert counts["false logouts"] == counts["errors"] == 0, chaos.tally.failures
 
 
-def test_the_servers_judge_time_on_each_browsers_own_clock(chaos):
+def test_the_servers_judge_time_on_each_browsers_own_clock(chaos: runner.Outcome) -> None:
     """The control: a clock the servers ignored would turn every "minutes
     later" into a retry within milliseconds, and the suite would pass. The
     cookies are sent as they are (a browser keeps them, the server decides)."""
