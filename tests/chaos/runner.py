@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from tests.chaos import scenarios
+from tests.chaos import scenarios, thefts
 from tests.chaos.browsers import SimBrowser, Tally
 from tests.live_servers import Deployment
 
@@ -64,7 +64,7 @@ def plan() -> list[Job]:
             jobs.append(Job(name, f"legit{len(jobs)}", min(rounds, ROUNDS_PER_BROWSER)))
             rounds -= ROUNDS_PER_BROWSER
     per_kind = max(2, round(THEFTS_PER_KIND * min(scale(), 1)))
-    for name in scenarios.THEFTS:
+    for name in thefts.THEFTS:
         jobs.extend(Job(name, f"victim{len(jobs)}_{i}") for i in range(per_kind))
     return jobs
 
@@ -82,7 +82,7 @@ def _address(number: int, *, thief: bool = False) -> str:
     return f"2001:db8:{0xBEEF if thief else 0xA:x}:{number:x}::1"
 
 
-def _play(deployment: Deployment, job: Job, number: int, tally: Tally) -> scenarios.Theft | None:
+def _play(deployment: Deployment, job: Job, number: int, tally: Tally) -> thefts.Theft | None:
     rng = random.Random(number)
     browser = SimBrowser(deployment.started, address=_address(number), agent=f"ChaosBrowser/{number % 7}")
     run = scenarios.Run(job.scenario, browser, job.username, PASSWORD, tally, rng)
@@ -93,7 +93,7 @@ def _play(deployment: Deployment, job: Job, number: int, tally: Tally) -> scenar
                 scenarios.LEGITIMATE[job.scenario](run)
             return None
         thief = SimBrowser(deployment.started, address=_address(number, thief=True), agent="ThiefBrowser/1")
-        return scenarios.THEFTS[job.scenario](run, thief)
+        return thefts.THEFTS[job.scenario](run, thief)
     except Exception as exc:  # a crash of the client counts, and the run goes on
         tally.add(job.scenario, "errors")
         tally.fail(job.scenario, f"{type(exc).__name__}: {exc}"[:300])
@@ -106,15 +106,15 @@ def play(deployment: Deployment, jobs: list[Job]) -> Outcome:
     order = list(enumerate(jobs))
     random.Random(0).shuffle(order)
     with ThreadPoolExecutor(max_workers=CLIENT_THREADS) as pool:
-        thefts = list(pool.map(lambda item: _play(deployment, item[1], item[0], outcome.tally), order))
+        played = list(pool.map(lambda item: _play(deployment, item[1], item[0], outcome.tally), order))
     with psycopg.connect(deployment.env["DATABASE_URL"]) as conn:
-        for theft in filter(None, thefts):
+        for theft in filter(None, played):
             _check_theft(conn, theft, outcome.tally)
         _check_legit(conn, outcome)
     return outcome
 
 
-def _check_theft(conn: psycopg.Connection, theft: scenarios.Theft, tally: Tally) -> None:
+def _check_theft(conn: psycopg.Connection, theft: thefts.Theft, tally: Tally) -> None:
     (reason,) = conn.execute(
         "SELECT revoked_reason FROM tokens_app_loginsession WHERE id = %s", (theft.session_id,)
     ).fetchone()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chaos import runner, scenarios
+from tests.chaos import runner, scenarios, thefts
 from tests.chaos.browsers import REFRESH, SimBrowser
 
 pytestmark = [pytest.mark.server, pytest.mark.chaos]
@@ -35,7 +35,7 @@ def test_a_legitimate_browser_stays_signed_in(chaos: runner.Outcome, scenario: s
     assert counts["errors"] == 0, [f for f in chaos.tally.failures if f.startswith(scenario)]
 
 
-@pytest.mark.parametrize("scenario", list(scenarios.THEFTS))
+@pytest.mark.parametrize("scenario", list(thefts.THEFTS))
 def test_every_theft_is_detected_and_the_victim_told_why(chaos: runner.Outcome, scenario: str) -> None:
     counts = chaos.tally.of(scenario)
     assert counts["thefts"] > 0
