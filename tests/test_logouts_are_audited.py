@@ -59,4 +59,3 @@ def test_a_second_logout_of_an_ended_session_records_nothing_more(browser):
 def test_a_logout_without_a_session_records_nothing(alice):
     assert Client().post("/api/auth/logout/").status_code == 200
     assert logouts() == []
-

@@ -24,7 +24,7 @@ from datetime import datetime
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 
-from . import audit, revocation, versions
+from . import audit, prepared, revocation, versions
 from .clientip import client_ip
 from .conf import app_settings
 from .devices import network_of
@@ -38,7 +38,7 @@ from .tokens import Claims
 logger = logging.getLogger("tokens_app.flows")
 
 # What a rotation writes: the refresh chain, its time and client, the idle expiry.
-_ROTATED_FIELDS = ["previous_jti", "current_jti", "rotated_at", "rotated_by", "last_used_at", "expires_at"]
+_ROTATED_FIELDS = ("previous_jti", "current_jti", "rotated_at", "rotated_by", "last_used_at", "expires_at")
 
 
 def client_fingerprint(request: HttpRequest | None) -> str:
@@ -59,12 +59,7 @@ def lock_session(claims: Claims) -> LoginSession:
     """The session ``claims`` name, locked for this transaction, its user (and
     the user's version) loaded with it: the refresh's one read."""
     # The claims' sid and sub have been checked to fit their columns (tokens.py).
-    session = (
-        LoginSession.objects.select_for_update(of=("self",))
-        .select_related("user", *versions.joined("user"))
-        .filter(pk=claims.sid, user_id=claims.sub)
-        .first()
-    )
+    session = prepared.locked_session(claims.sid, claims.sub, related=("user", *versions.joined("user")))
     if session is None:
         raise TokenRevoked()
     return session
@@ -93,7 +88,7 @@ def advance(session: LoginSession, *, now: datetime, by: str, fields: tuple[str,
     session.rotated_at = session.last_used_at = now
     session.rotated_by = by
     session.expires_at = capped_expiry(session, now)
-    session.save(update_fields=[*_ROTATED_FIELDS, *fields])
+    prepared.update_session(session, (*_ROTATED_FIELDS, *fields))
 
 
 def rotate(session: LoginSession, *, now: datetime, by: str) -> None:
