@@ -26,15 +26,12 @@ USERNAME = "bench"
 def main(out_dir: Path, refresh_count: int, sjwt_count: int) -> None:
     django.setup()
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.test import RequestFactory
 
     from tokens_app import flows
     from tokens_app.conf import app_settings
-    from tokens_app.models import LoginSession
-    from tokens_app.tokens import issue_refresh
 
     call_command("migrate", verbosity=0, interactive=False)
     password = secrets.token_urlsafe(16)
@@ -46,33 +43,8 @@ def main(out_dir: Path, refresh_count: int, sjwt_count: int) -> None:
     request = RequestFactory().get("/", REMOTE_ADDR="127.0.0.1", HTTP_USER_AGENT="wrk")
     pair = flows.log_in(request, user)
 
-    # A Django database session, exactly what django.contrib.auth.login() stores.
-    store = SessionStore()
-    store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    store.create()
-
-    # One device session per refresh token: each request of the refresh arm
-    # presents a distinct token that is its session's current one.
-    now = datetime.now(UTC)
-    sessions = [
-        LoginSession(
-            user=user,
-            created_at=now,
-            last_used_at=now,
-            expires_at=now + app_settings.REFRESH_LIFETIME,
-            user_agent="wrk",
-            current_jti=uuid.uuid4().hex,
-        )
-        for _ in range(refresh_count)
-    ]
-    LoginSession.objects.bulk_create(sessions, batch_size=2000)
-    with (out_dir / "refresh_tokens.txt").open("w") as fh:
-        for session in sessions:
-            token = issue_refresh(user, session_id=session.pk, jti=session.current_jti, now=now).token
-            fh.write(token + "\n")
-
+    session_key = django_session(user)
+    refresh_tokens(user, out_dir / "refresh_tokens.txt", refresh_count)
     sjwt_access = simplejwt_tokens(user, out_dir / "sjwt_refresh_tokens.txt", sjwt_count)
 
     csrf = secrets.token_hex(16)  # 32 characters: the length of Django's unmasked CSRF secret
@@ -87,7 +59,7 @@ def main(out_dir: Path, refresh_count: int, sjwt_count: int) -> None:
                 "cookies": {
                     app_settings.ACCESS_COOKIE: pair.access.token,
                     app_settings.REFRESH_COOKIE: pair.refresh.token,
-                    settings.SESSION_COOKIE_NAME: store.session_key,
+                    settings.SESSION_COOKIE_NAME: session_key,
                     settings.CSRF_COOKIE_NAME: csrf,
                 },
                 "csrf": csrf,
@@ -98,6 +70,47 @@ def main(out_dir: Path, refresh_count: int, sjwt_count: int) -> None:
             }
         )
     )
+
+
+def django_session(user: Any) -> str:
+    """A Django database session, exactly what django.contrib.auth.login() stores; its key."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.create()
+    return store.session_key
+
+
+def refresh_tokens(user: Any, path: Path, count: int) -> None:
+    """One device session per refresh token, bulk-inserted: each request of the
+    refresh arm presents a distinct token that is its session's current one."""
+    from tokens_app.conf import app_settings
+    from tokens_app.models import LoginSession
+    from tokens_app.tokens import issue_refresh
+
+    now = datetime.now(UTC)
+    sessions = [
+        LoginSession(
+            user=user,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + app_settings.REFRESH_LIFETIME,
+            user_agent="wrk",
+            current_jti=uuid.uuid4().hex,
+        )
+        for _ in range(count)
+    ]
+    LoginSession.objects.bulk_create(sessions, batch_size=2000)
+    with path.open("w") as fh:
+        for session in sessions:
+            fh.write(
+                issue_refresh(user, session_id=session.pk, jti=session.current_jti, now=now).token + "\n"
+            )
 
 
 def simplejwt_tokens(user: Any, path: Path, count: int) -> str:
