@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -226,3 +227,32 @@ def test_an_answer_for_another_user_or_a_redirect_fails_the_arm():
         check_answer(_arm("ours"), 200, body, 8)
     with pytest.raises(SystemExit, match="HTTP 302"):
         check_answer(_arm("ours"), 302, b"", 7)
+
+
+def _counted(response: Any) -> str | None:
+    return response.get("X-Bench-Queries")
+
+
+@pytest.mark.django_db
+def test_the_query_counter_counts_every_statement_of_a_request_sync_and_async(django_user_model):
+    from asgiref.sync import async_to_sync, sync_to_async
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from bench.middleware import QueryCountMiddleware
+
+    def view(request):
+        django_user_model.objects.count()
+        django_user_model.objects.exists()
+        return HttpResponse()
+
+    async def async_view(request):
+        await sync_to_async(django_user_model.objects.count)()
+        return HttpResponse()
+
+    asked = RequestFactory().get("/", HTTP_X_BENCH_COUNT_QUERIES="1")
+    assert _counted(QueryCountMiddleware(view)(asked)) == "2"
+    # Under ASGI the stack is async; the queries run in sync_to_async's thread.
+    assert _counted(async_to_sync(QueryCountMiddleware(async_view))(asked)) == "1"
+    # The timed runs never ask: nothing is counted or answered.
+    assert _counted(QueryCountMiddleware(view)(RequestFactory().get("/"))) is None
