@@ -93,7 +93,8 @@ class ArmResult:
     samples: list[Sample] = field(default_factory=list)
     queries: float | None = None
     redis_commands: float | None = None  # None: the backend has no Redis
-    redis_breakdown: dict[str, float] = field(default_factory=dict)
+    redis_breakdown: dict[str, float] = field(default_factory=dict)  # every command that moved
+    redis_background: dict[str, float] = field(default_factory=dict)  # per second with no request
 
     def median(self, name: str) -> float:
         return statistics.median(getattr(s, name) for s in self.samples)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.arms import Arm, ArmResult, Driver, request
+from bench.arms import Arm, ArmResult, CpuMeter, Driver, request
 
 # Commands the bench itself sends to read the counters: never the request's.
 _OWN_COMMANDS = frozenset({"info"})
@@ -33,16 +33,54 @@ def command_counts(commandstats: dict[str, Any]) -> dict[str, int]:
 
 
 def per_request(
-    before: dict[str, int], after: dict[str, int], requests: int
+    before: dict[str, int], after: dict[str, int], requests: int, *, background: frozenset[str] = frozenset()
 ) -> tuple[float, dict[str, float]]:
     """The mean number of Redis commands per request between two counts, and
-    by command (only those that moved)."""
+    by command (only those that moved). Commands in ``background`` run with no
+    request at all (the revocation listeners' heartbeat PINGs): they are listed
+    but not counted as the requests'."""
     moved = {
         command: (calls - before.get(command, 0)) / requests
         for command, calls in after.items()
         if calls != before.get(command, 0)
     }
-    return sum(moved.values()), dict(sorted(moved.items()))
+    total = sum(count for command, count in moved.items() if command not in background)
+    return total, dict(sorted(moved.items()))
+
+
+class RedisCounter:
+    """INFO commandstats of the run's own Redis, and its background rate."""
+
+    def __init__(self, redis_url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(redis_url)
+        self.background: frozenset[str] = frozenset()
+        self.background_rate: dict[str, float] = {}  # per second, for the raw results
+
+    def counts(self) -> dict[str, int]:
+        return command_counts(self.client.info("commandstats"))
+
+    def measure_background(self, seconds: float) -> None:
+        before = self.counts()
+        time.sleep(seconds)
+        after = self.counts()
+        self.background = {
+            c: (n - before.get(c, 0)) / seconds for c, n in after.items() if n != before.get(c, 0)
+        }
+
+
+def wait_idle(servers: list[CpuMeter], *, timeout: float = 15.0) -> None:
+    """Until the servers spend no CPU for 0.5 s: wrk stops with requests in
+    flight (a login takes a second on a busy machine), which they still finish."""
+    deadline = time.monotonic() + timeout
+    last = sum(server.cpu_seconds() for server in servers)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = sum(server.cpu_seconds() for server in servers)
+        if now - last < 0.02:  # a tick or two: timers, heartbeats
+            return
+        last = now
 
 
 def count_per_request(
@@ -50,18 +88,13 @@ def count_per_request(
 ) -> None:
     """SQL statements (and Redis commands, with a Redis) per request for each
     arm, at steady state, on the running servers."""
-    client = None
-    if redis_url:
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
+    wait_idle(list(driver.servers.values()))
+    counter = RedisCounter(redis_url) if redis_url else None
+    if counter:
+        counter.measure_background(2.0)
     for arm in arms:
         sent = 3 if arm.kind == "login" else requests
-        if client:
-            # wrk stops with requests in flight, which the servers still
-            # finish: let them, or their commands land in this arm's count.
-            time.sleep(0.3)
-        before = command_counts(client.info("commandstats")) if client else {}
+        before = counter.counts() if counter else {}
         counted = []
         for _ in range(sent):
             status, headers, body = driver.one(arm, count=True)
@@ -69,11 +102,10 @@ def count_per_request(
                 raise SystemExit(f"arm {arm.key}: HTTP {status} while counting queries: {body[:200]!r}")
             counted.append(int(headers["X-Bench-Queries"]))
         results[arm.key].queries = statistics.fmean(counted)
-        if client:
-            after = command_counts(client.info("commandstats"))
-            results[arm.key].redis_commands, results[arm.key].redis_breakdown = per_request(
-                before, after, sent
-            )
+        if counter:
+            total, by_command = per_request(before, counter.counts(), sent, background=counter.background)
+            results[arm.key].redis_commands, results[arm.key].redis_breakdown = total, by_command
+            results[arm.key].redis_background = counter.background_rate
 
 
 # ---------------------------------------------------------------- revocation propagation

@@ -280,6 +280,7 @@ def write_raw(
                     "queries": r.queries,
                     "redis_commands": r.redis_commands,
                     "redis_breakdown": r.redis_breakdown,
+                    "redis_background_per_second": r.redis_background,
                     "samples": [s.__dict__ for s in r.samples],
                 }
                 for arm, r in results.items()

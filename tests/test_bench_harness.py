@@ -66,6 +66,14 @@ def test_redis_commands_per_request_are_the_counters_moved_by_the_requests():
     assert total == pytest.approx(1.1)
 
 
+def test_commands_that_run_without_any_request_are_listed_but_not_counted():
+    before = {"mget": 5, "ping": 100}
+    after = {"mget": 25, "ping": 103}
+    total, by_command = per_request(before, after, requests=20, background=frozenset({"ping"}))
+    assert total == 1.0
+    assert by_command == {"mget": 1.0, "ping": 0.15}
+
+
 def test_requests_that_send_no_redis_command_count_zero():
     counts = command_counts({"cmdstat_mget": {"calls": 7}})
     assert per_request(counts, dict(counts), requests=20) == (0, {})
