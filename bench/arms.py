@@ -38,6 +38,7 @@ ARMS = [
     Arm("django", "Django DB sessions (login_required)", "/bench/django/"),
     Arm("ours", "Ours, browser (middleware), revocation on", "/bench/ours/"),
     Arm("ours_norev", "Ours, browser (middleware), revocation off", "/bench/ours/", server="norev"),
+    Arm("floor_asgi", "Floor under uvicorn (ASGI)", "/bench/floor/", server="asgi", authenticated=False),
     Arm(
         "ours_asgi",
         "Ours, browser (middleware), revocation on, uvicorn (ASGI)",

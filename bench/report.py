@@ -94,6 +94,9 @@ TARGETS = [
         "ours",
         None,
     ),
+    Target(
+        "ASGI arm against the floor under the same uvicorn (informational)", "ours_asgi", "floor_asgi", None
+    ),
     Target("EdDSA access tokens against HS256, revocation on (informational)", "ours_eddsa", "ours", None),
 ]
 PROPAGATION_TARGET_MS = 5.0
@@ -213,7 +216,7 @@ def markdown(
 
 
 def _colour(key: str) -> str:
-    if key in ("floor", "drf_noauth"):
+    if key in ("floor", "floor_asgi", "drf_noauth"):
         return "#888888"
     if key == "django" or key.startswith("sjwt"):
         return "#c0504d"
