@@ -261,7 +261,10 @@ def chart(all_results: dict[str, dict[str, ArmResult]], backends: dict[str, str]
         values = [r.median("cpu_us") for r in cpu]
         title = "server CPU us per request (lower is better; login left out)"
         _bars(axes[1][column], [r.arm.key for r in cpu], values, [f"{v:,.0f}" for v in values], title)
-    fig.suptitle(f"authproject: cost of each authentication path ({WORKERS} gunicorn {WORKER_CLASS} workers)")
+    fig.suptitle(
+        f"authproject: cost of each authentication path ({WORKERS} gunicorn {WORKER_CLASS} workers; "
+        f"the ASGI arms {WORKERS} uvicorn workers)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
