@@ -63,4 +63,4 @@ adoption: install
 # The benchmark (needs wrk: apt-get install wrk). See bench/README.md.
 bench: install
 	$(PY) -m pip install --quiet -r bench/requirements.txt
-	$(PY) bench/run.py
+	$(PY) -m bench.run $(BENCH_ARGS)

@@ -24,6 +24,8 @@ PATHS = {
     "django": "/bench/django/",
     "drf": "/bench/api/",
     "drf_noauth": "/bench/api-noauth/",
+    "sjwt": "/bench/sjwt/",
+    "sjwt_stateless": "/bench/sjwt-stateless/",
     "refresh": "/api/auth/refresh/",
 }
 
@@ -53,6 +55,8 @@ def main() -> None:
             "wsgi.input": io.BytesIO(b""),
             "wsgi.url_scheme": "http",
         }
+        if path in (PATHS["sjwt"], PATHS["sjwt_stateless"]):
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {seed['sjwt_access']}"
         if path == PATHS["refresh"]:
             # A fresh, current refresh token each time, as the refresh arm sends.
             environ["REQUEST_METHOD"] = "POST"

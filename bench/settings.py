@@ -9,14 +9,31 @@ Added on top of authproject.settings:
   arms run through the same middleware.
 - ``DjangoSessionArmMiddleware`` right after our token middleware: Django's own
   AuthenticationMiddleware, switched on for the ``/bench/django/`` path only.
+- djangorestframework-simplejwt, the peer: its blacklist app, rotation with
+  blacklisting after rotation (its recommended rotating setup), signed with
+  HS256 under SECRET_KEY (its default). Its views sit behind the same stack.
 - ``QueryCountMiddleware`` outermost: counts SQL when asked (see bench/middleware.py).
 - Plain HTTP on loopback: no HTTPS redirect; static files are not served here.
 """
 
+from datetime import timedelta
+
 from authproject.settings import *  # noqa: F403
 from authproject.settings import INSTALLED_APPS, MIDDLEWARE
 
-INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.sessions"]
+INSTALLED_APPS = [
+    *INSTALLED_APPS,
+    "django.contrib.sessions",
+    "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+]
+SIMPLE_JWT = {
+    # As long as ours in the bench (ACCESS_TOKEN_EXPIRY=2h): no token expires mid-run.
+    "ACCESS_TOKEN_LIFETIME": timedelta(hours=2),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+}
 
 _stack = list(MIDDLEWARE)
 _stack.insert(

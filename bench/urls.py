@@ -12,5 +12,9 @@ urlpatterns = [
     path("bench/django/", views.page),
     path("bench/api/", views.ApiPage.as_view()),
     path("bench/api-noauth/", views.ApiPageNoAuth.as_view()),
+    path("bench/sjwt/", views.SimpleJWTPage.as_view()),
+    path("bench/sjwt-stateless/", views.SimpleJWTStatelessPage.as_view()),
+    path("bench/sjwt/refresh/", views.simplejwt_refresh),
+    path("bench/bump/", views.bump),
     path("", include(site_urlpatterns)),
 ]
