@@ -56,6 +56,12 @@ TOKENS_ENVIRONMENT_NAMES         {}                           setting -> the env
                                                               settings read it from, for messages and
                                                               generate_secrets (e.g. {"TOKENS_ACCESS_
                                                               SECRET": "MY_ACCESS_KEY"})
+TOKENS_REVOCATION_TRACKING       True                         with a Redis cache, keep the revocation
+                                                              state in each worker, invalidated by
+                                                              Redis CLIENT TRACKING (tracking.py)
+TOKENS_TRACKING_CACHE_SIZE       10000                        entries per worker (2 per active user)
+TOKENS_TRACKING_MAX_LAG          1.0 (seconds)                heartbeat bound: a slower invalidation
+                                                              connection is dropped with its entries
 ===============================  ===========================  ======================================
 
 A rate is ``(count, window)`` with the window a ``timedelta`` or seconds.
@@ -348,6 +354,22 @@ class _Settings:
         then set it to False (the default will flip in a later release).
         """
         return getattr(settings, "TOKENS_ACCEPT_UNTYPED_TOKENS", True)
+
+    # --- tracking settings
+    @property
+    def REVOCATION_TRACKING(self) -> bool:
+        """With a Redis cache, answer revocation checks from each worker's memory (tracking.py)."""
+        return getattr(settings, "TOKENS_REVOCATION_TRACKING", True)
+
+    @property
+    def TRACKING_CACHE_SIZE(self) -> int:
+        """Entries of the per-worker revocation cache (about two per active user)."""
+        return getattr(settings, "TOKENS_TRACKING_CACHE_SIZE", 10_000)
+
+    @property
+    def TRACKING_MAX_LAG(self) -> float:
+        """Seconds a heartbeat may take before the local entries are dropped."""
+        return float(getattr(settings, "TOKENS_TRACKING_MAX_LAG", 1.0))
 
 
 app_settings = _Settings()

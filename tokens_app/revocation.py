@@ -8,50 +8,59 @@ request see either within one cache round trip, and no SQL at steady state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import audit, versions
+from . import audit, caching, tracking, versions
 from .conf import app_settings
 from .exceptions import TokenRevoked
 from .models import AuditEvent, LoginSession
 from .signals import session_revoked, tokens_revoked
 from .tokens import Claims, verify_access
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.http import HttpRequest
+
 logger = logging.getLogger(__name__)
 
 
-def _version_key(user_id) -> str:
+def _version_key(user_id: object) -> str:
     return f"tokens:ver:{user_id}"
 
 
-def _session_key(session_id) -> str:
+def _session_key(session_id: object) -> str:
     return f"tokens:sid:{session_id}"
 
 
-def _cache_set(key: str, value, timeout: int) -> None:
-    try:
-        cache.set(key, value, timeout)
-    except Exception:
-        # The database stays the truth; a missed write-through only means the
-        # old entry lives until it times out (VERSION_CACHE_TIMEOUT).
-        logger.warning("cache unavailable: could not write %s", key, exc_info=True)
+def _cache_set(key: str, value: int, timeout: int) -> None:
+    # The database stays the truth; a missed write-through only means the old
+    # entry lives until it times out (VERSION_CACHE_TIMEOUT).
+    caching.quiet_set(key, value, timeout, log=logger)
+    local = tracking.local_cache()
+    if local is not None:
+        local.forget([key])
 
 
-def _cache_add(key: str, value, timeout: int) -> None:
+def _cache_add(key: str, value: int, timeout: int) -> None:
     """Cache a value read from the database unless a write-through got there
     first: a read that raced a bump must not overwrite the newer version."""
-    try:
-        cache.add(key, value, timeout)
-    except Exception:
-        logger.warning("cache unavailable: could not write %s", key, exc_info=True)
+    caching.quiet_add(key, value, timeout, log=logger)
 
 
-def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
+def bump_token_version(
+    user: AbstractBaseUser,
+    *,
+    reason: str,
+    actor: AbstractBaseUser | None = None,
+    request: HttpRequest | None = None,
+) -> int:
     """End every session of ``user``: one atomic ``token_version + 1``.
 
     Returns the new version and sets it on ``user`` too, so a later save() of
@@ -81,7 +90,7 @@ def bump_token_version(user, *, reason: str, actor=None, request=None) -> int:
     return version
 
 
-def _increment(user_id) -> int:
+def _increment(user_id: object) -> int:
     """token_version + 1 in one UPDATE, wherever it is stored (versions.py)."""
     model, field, user_lookup, create_missing = versions.storage()
     rows = model._default_manager.filter(**{user_lookup: user_id})
@@ -96,7 +105,13 @@ def _increment(user_id) -> int:
     return rows.values_list(field, flat=True).get()
 
 
-def revoke_session(session: LoginSession, *, reason: str, actor=None, request=None) -> bool:
+def revoke_session(
+    session: LoginSession,
+    *,
+    reason: str,
+    actor: AbstractBaseUser | None = None,
+    request: HttpRequest | None = None,
+) -> bool:
     """End one device session. Returns False when it had already ended."""
     now = timezone.now()
     with transaction.atomic():
@@ -125,7 +140,13 @@ def revoke_session(session: LoginSession, *, reason: str, actor=None, request=No
     return bool(ended)
 
 
-def revoke_sessions(sessions, *, reason: str, actor=None, request=None) -> int:
+def revoke_sessions(
+    sessions: Iterable[LoginSession],
+    *,
+    reason: str,
+    actor: AbstractBaseUser | None = None,
+    request: HttpRequest | None = None,
+) -> int:
     return sum(revoke_session(s, reason=reason, actor=actor, request=request) for s in sessions)
 
 
@@ -142,45 +163,87 @@ def verify_current_access(raw: str | None) -> Claims:
 def ensure_not_revoked(claims: Claims) -> None:
     """Raise TokenRevoked if the user's sessions, or this device's, have ended.
 
-    One cache round trip at steady state. On a miss (a first request, an
-    eviction, a flushed cache) the database answers in one query and the
-    answer is cached: a missing entry never reads as "still active", so a
-    device ended before a flush stays ended. If the cache is down the
-    database answers (slower, still right).
+    With Redis, answered from this worker's memory at steady state
+    (tracking.py: Redis reports every change of the entries it holds), else
+    one cache round trip. On a miss (a first request, an eviction, a flushed
+    cache) the database answers in one query and the answer is cached: a
+    missing entry never reads as "still active", so a device ended before a
+    flush stays ended. If the cache is down the database answers (slower,
+    still right).
     """
     keys = (_version_key(claims.sub), _session_key(claims.sid))
+    local = tracking.local_cache()
+    if local is not None and _answered_locally(claims, local.read(keys)):
+        return
+    generation = None if local is None else local.generation()
+    version, session_ended, from_cache = _shared_state(claims, keys)
+    if session_ended or version != claims.ver:
+        raise TokenRevoked()
+    if local is not None and from_cache:
+        local.store(generation, {keys[0]: version, keys[1]: 0}, app_settings.VERSION_CACHE_TIMEOUT)
+
+
+async def aensure_not_revoked(claims: Claims) -> None:
+    """``ensure_not_revoked`` for async code: the same answers and errors.
+
+    A local answer (tracking.py) costs no thread hop; a miss reads the cache
+    and maybe the database in a worker thread.
+    """
+    local = tracking.local_cache()
+    if local is not None and _answered_locally(
+        claims, local.read((_version_key(claims.sub), _session_key(claims.sid)))
+    ):
+        return
+    await sync_to_async(ensure_not_revoked)(claims)
+
+
+def _answered_locally(claims: Claims, found: list[int] | None) -> bool:
+    """True if the local entries say the token is honoured; raises if they say
+    it is not. False (ask the shared cache) for a miss, or for a version below
+    the token's: stale, to be repaired by ``_shared_state``."""
+    if found is None:
+        return False
+    version, session_ended = found
+    if session_ended or version > claims.ver:
+        raise TokenRevoked()
+    return version == claims.ver
+
+
+def _shared_state(claims: Claims, keys: tuple[str, str]) -> tuple[int | None, bool, bool]:
+    """The version and whether the session has ended, from the shared cache
+    (filled from the database where it misses); the last item says whether
+    the cache answered (else the database did, the cache being down)."""
     try:
         version, session_ended = _read_cache(keys)
     except Exception:
         logger.warning("cache unavailable: checking token_version in the database", exc_info=True)
         version, session_ended = _read_database(claims)
-    else:
-        if version is None and session_ended is None:
-            version, session_ended = _read_database(claims)
-            if version is not None:
-                _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
-            _cache_add(keys[1], int(session_ended), _session_marker_timeout(ended=session_ended))
-        else:
-            if session_ended is None:
-                session_ended = _database_session_ended(claims)
-                # add, not set: a revocation that committed after our read
-                # has written "ended" already; "live" must not overwrite it.
-                _cache_add(keys[1], int(session_ended), _session_marker_timeout(ended=session_ended))
-            if version is None:
-                version = _database_version(claims.sub)
-                # add, not set: a bump that committed after our read has
-                # written the newer version already; ours must not overwrite it.
-                _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
-            elif version < claims.ver:
-                # Versions only grow, so an entry below a version we signed
-                # is stale: a write-through lost to a cache outage, or
-                # overtaken by a concurrent bump's. Ask the database and
-                # repair the entry, rather than sign out every fresh session
-                # until it expires.
-                version = _database_version(claims.sub)
-                _cache_set(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
-    if session_ended or version != claims.ver:
-        raise TokenRevoked()
+        return version, session_ended, False
+    if version is None and session_ended is None:
+        version, session_ended = _read_database(claims)
+        if version is not None:
+            _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+        _cache_add(keys[1], int(session_ended), _session_marker_timeout(ended=session_ended))
+        return version, session_ended, True
+    if session_ended is None:
+        session_ended = _database_session_ended(claims)
+        # add, not set: a revocation that committed after our read
+        # has written "ended" already; "live" must not overwrite it.
+        _cache_add(keys[1], int(session_ended), _session_marker_timeout(ended=session_ended))
+    if version is None:
+        version = _database_version(claims.sub)
+        # add, not set: a bump that committed after our read has
+        # written the newer version already; ours must not overwrite it.
+        _cache_add(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+    elif version < claims.ver:
+        # Versions only grow, so an entry below a version we signed
+        # is stale: a write-through lost to a cache outage, or
+        # overtaken by a concurrent bump's. Ask the database and
+        # repair the entry, rather than sign out every fresh session
+        # until it expires.
+        version = _database_version(claims.sub)
+        _cache_set(keys[0], version, app_settings.VERSION_CACHE_TIMEOUT)
+    return version, session_ended, True
 
 
 def _session_marker_timeout(*, ended: bool) -> int:
@@ -200,16 +263,11 @@ def _read_cache(keys: tuple[str, str]) -> tuple[int | None, bool | None]:
     (authproject/cache.py); the values are the ones ``set`` and ``add``
     wrote, so writes keep going through Django's cache API.
     """
-    get_ints = getattr(cache, "get_ints", None)
-    if get_ints is not None:
-        version, ended = get_ints(keys)
-    else:
-        found = cache.get_many(keys)
-        version, ended = found.get(keys[0]), found.get(keys[1])
+    version, ended = caching.get_ints(keys)
     return version, None if ended is None else bool(ended)
 
 
-def _database_version(user_id) -> int:
+def _database_version(user_id: object) -> int:
     """The user's token_version, or -1 (matches no token) if they are gone or inactive."""
     User = get_user_model()
     version = (

@@ -2,10 +2,7 @@
 refresh-token replay. Counts live in the Django cache (Redis in production,
 so every app server sees the same numbers).
 
-Each limit is a counter per (scope, identity): the first hit creates it with
-``cache.add`` and an expiry of one window, later hits ``cache.incr`` it (both
-atomic on Redis). The window starts at the first hit, so the limit cannot be
-doubled by straddling a clock boundary.
+Each limit is a counter per (scope, identity), windowed (counters.py).
 
 Login and reset requests take their slot BEFORE the work is done: the
 increment is atomic, so of twelve parallel guesses against a limit of five,
@@ -46,24 +43,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
-import time
 import unicodedata
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import authenticate as django_authenticate
 from django.contrib.auth import get_user_model
-from django.core import signing
 from django.core.cache import cache
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import ngettext
 
-from . import audit
+from . import audit, caching
 from .clientip import bucket, ip_identity
 from .conf import app_settings
+from .counters import Counter, RateLimited, refuse_if_over, take
+from .known_devices import account_key, known_device
+from .known_devices import device_cookie_value as device_cookie_value  # re-exported for flows
 from .models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
@@ -73,22 +73,6 @@ LOGIN_IP = "login_ip"
 RESET_ADDRESS = "reset_address"
 RESET_IP = "reset_ip"
 REFRESH_IP = "refresh_ip"
-
-_DEVICE_SALT = "tokens_app.throttling.device"
-_MAX_DEVICE_COOKIE = 512
-
-
-class RateLimited(Exception):
-    """Refused without looking further; ``retry_after`` is in whole seconds."""
-
-    def __init__(self, scope: str, retry_after: int) -> None:
-        super().__init__(scope, retry_after)
-        self.scope = scope
-        self.retry_after = retry_after
-
-
-def _now() -> float:
-    return time.time()
 
 
 def wait_text(seconds: int) -> str:
@@ -105,124 +89,12 @@ def normalise(value: str) -> str:
     return unicodedata.normalize("NFKC", value).casefold()
 
 
-def _seconds(window: timedelta | int | float) -> int:
-    if isinstance(window, timedelta):
-        window = window.total_seconds()
-    return max(1, math.ceil(window))
-
-
-@dataclass(frozen=True)
-class Counter:
-    scope: str
-    identity: str
-    limit: int
-    window: int  # seconds
-
-    @classmethod
-    def for_rate(cls, scope: str, identity: str, rate: tuple) -> Counter:
-        limit, window = rate
-        return cls(scope, identity, int(limit), _seconds(window))
-
-    @property
-    def key(self) -> str:
-        # Hashed: usernames and addresses may hold anything, cache keys may not.
-        digest = hashlib.sha256(f"{self.scope}\0{self.identity}".encode()).hexdigest()[:40]
-        return f"tokens:throttle:{self.scope}:{digest}"
-
-    @property
-    def _started_key(self) -> str:
-        return f"{self.key}:t"
-
-    def retry_after(self, *, now: float | None = None) -> int | None:
-        """Seconds until this identity may try again, or None if it may now."""
-        now = _now() if now is None else now
-        try:
-            # Every refresh asks this: read the count alone, with the cache's
-            # fast integer read where it has one (authproject/cache.py); the
-            # window's start is read only for a client over the limit.
-            get_ints = getattr(cache, "get_ints", None)
-            count = get_ints([self.key])[0] if get_ints is not None else cache.get(self.key)
-            if int(count or 0) < self.limit:
-                return None
-            started = cache.get(self._started_key, now)
-        except Exception:
-            logger.exception("throttle cache unavailable, scope=%s not enforced", self.scope)
-            return None
-        return max(1, math.ceil(started + self.window - now))
-
-    def hit(self, *, now: float | None = None) -> int:
-        """Count one event; returns the count in this window (0 if the cache failed)."""
-        now = _now() if now is None else now
-        try:
-            if cache.add(self.key, 0, timeout=self.window):
-                cache.set(self._started_key, now, timeout=self.window)
-            try:
-                return cache.incr(self.key)
-            except ValueError:  # expired between add and incr: a new window
-                cache.set(self.key, 1, timeout=self.window)
-                cache.set(self._started_key, now, timeout=self.window)
-                return 1
-        except Exception:
-            logger.exception("throttle cache unavailable, scope=%s not counted", self.scope)
-            return 0
-
-    def give_back(self) -> None:
-        """Undo one ``hit`` of this window (nothing if the window has ended)."""
-        try:
-            cache.decr(self.key)
-        except ValueError:  # expired meanwhile: nothing left to give back
-            pass
-        except Exception:
-            logger.exception("throttle cache unavailable, scope=%s not given back", self.scope)
-
-    def count(self) -> int:
-        try:
-            return int(cache.get(self.key) or 0)
-        except Exception:
-            logger.exception("throttle cache unavailable, scope=%s", self.scope)
-            return 0
-
-    def reset(self) -> None:
-        try:
-            cache.delete_many([self.key, self._started_key])
-        except Exception:
-            logger.exception("throttle cache unavailable, scope=%s not reset", self.scope)
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """One attempt's place in a counter: the count it made (0: the cache failed)."""
-
-    counter: Counter
-    count: int
-
-    @property
-    def reached_limit(self) -> bool:
-        return self.count == self.counter.limit
-
-
-def _take(*counters: Counter) -> list[_Slot]:
-    """Reserve one attempt in each counter before the attempt is made.
-
-    The increment is the check: parallel requests each get their own count
-    from the cache, so no two can take the last slot. Over any limit, every
-    slot taken is given back and RateLimited is raised.
-    """
-    if not app_settings.THROTTLE_ENABLED:
-        return []
-    slots = [_Slot(counter, counter.hit()) for counter in counters]
-    over = [slot.counter for slot in slots if slot.count > slot.counter.limit]
-    if not over:
-        return slots
-    for slot in slots:
-        if slot.count:
-            slot.counter.give_back()
-    wait, scope = max(((counter.retry_after() or 1), counter.scope) for counter in over)
-    logger.info("throttled scope=%s retry_after=%d", scope, wait)
-    raise RateLimited(scope, wait)
-
-
-def _audit_limit(request, counter: Counter, *, user=None) -> None:
+def _audit_limit(
+    request: HttpRequest | None,
+    counter: Counter,
+    *,
+    user: Callable[[], AbstractBaseUser | None] | None = None,
+) -> None:
     """The attempt that reaches a limit is audited (once per window, so an
     attack cannot fill the audit table). ``user`` is a callable naming the
     account, asked only then."""
@@ -236,17 +108,12 @@ def _audit_limit(request, counter: Counter, *, user=None) -> None:
     )
 
 
-def _refuse_if_over(*counters: Counter) -> None:
-    if not app_settings.THROTTLE_ENABLED:
-        return
-    waits = [(wait, c.scope) for c in counters if (wait := c.retry_after()) is not None]
-    if waits:
-        wait, scope = max(waits)
-        logger.info("throttled scope=%s retry_after=%d", scope, wait)
-        raise RateLimited(scope, wait)
-
-
-def _hit(request, counter: Counter, *, user=None) -> None:
+def _hit(
+    request: HttpRequest | None,
+    counter: Counter,
+    *,
+    user: Callable[[], AbstractBaseUser | None] | None = None,
+) -> None:
     """Count one event after the fact; the hit that reaches the limit is audited."""
     if not app_settings.THROTTLE_ENABLED:
         return
@@ -257,19 +124,12 @@ def _hit(request, counter: Counter, *, user=None) -> None:
 # Login ------------------------------------------------------------------
 
 
-def account_key(username: str) -> str:
-    """The account a login attempt is for, as the user model would name it."""
-    normalize = getattr(get_user_model(), "normalize_username", None)
-    key = normalize(username) if normalize is not None else unicodedata.normalize("NFKC", username)
-    return key.casefold() if app_settings.USERNAME_CASE_INSENSITIVE else key
-
-
 def account_counter(username: str) -> Counter:
     """The account as a whole, counted for browsers it does not know."""
     return Counter.for_rate(LOGIN_ACCOUNT, account_key(username), app_settings.LOGIN_ACCOUNT_RATE)
 
 
-def login_ip_counter(request) -> Counter:
+def login_ip_counter(request: HttpRequest | None) -> Counter:
     return Counter.for_rate(LOGIN_IP, ip_identity(request), app_settings.LOGIN_IP_RATE)
 
 
@@ -299,47 +159,12 @@ def _client_counter(account: str, client: str) -> Counter:
     return Counter.for_rate(LOGIN_CLIENT, identity, app_settings.LOGIN_CLIENT_RATE)
 
 
-def _account_mac(account: str) -> str:
-    return salted_hmac(_DEVICE_SALT, account, algorithm="sha256").hexdigest()[:32]
-
-
-def device_cookie_value(user) -> str:
-    """The device cookie a successful sign-in of ``user`` sets: signed, naming
-    the account only by a keyed hash, with a random id for this browser."""
-    payload = {"a": _account_mac(account_key(user.get_username())), "d": uuid.uuid4().hex}
-    return signing.dumps(payload, salt=_DEVICE_SALT)
-
-
-def known_device(request, username: str) -> str | None:
-    """The id of this browser if it signed in to ``username``'s account before."""
-    raw = request.COOKIES.get(app_settings.DEVICE_COOKIE, "") if request is not None else ""
-    if not raw or len(raw) > _MAX_DEVICE_COOKIE:
-        return None
-    max_age = app_settings.DEVICE_COOKIE_LIFETIME.total_seconds()
-    try:
-        payload = signing.loads(raw, salt=_DEVICE_SALT, max_age=max_age)
-    except signing.BadSignature:
-        return None
-    if not isinstance(payload, dict) or not all(isinstance(payload.get(k), str) for k in ("a", "d")):
-        return None
-    if not constant_time_compare(payload["a"], _account_mac(account_key(username))):
-        return None
-    return payload["d"]
-
-
-def _cache_set(key: str, value: str, timeout: int) -> None:
-    try:
-        cache.set(key, value, timeout=timeout)
-    except Exception:
-        logger.exception("throttle cache unavailable, %s not written", key)
-
-
-def _user_named(username: str):
+def _user_named(username: str) -> AbstractBaseUser | None:
     model = get_user_model()
     return model._default_manager.filter(**{model.USERNAME_FIELD: username}).first()
 
 
-def authenticate(request, *, username: str, password: str):
+def authenticate(request: HttpRequest | None, *, username: str, password: str) -> AbstractBaseUser | None:
     """``django.contrib.auth.authenticate`` behind the login limits.
 
     Raises RateLimited (the password is not checked); returns the user or None.
@@ -352,7 +177,7 @@ def authenticate(request, *, username: str, password: str):
     counters = [client, login_ip_counter(request)]
     if device is None:
         counters.append(account_counter(username))
-    slots = _take(*counters)
+    slots = take(*counters)
     user = django_authenticate(request, username=username, password=password)
     if user is None:
         for slot in slots:
@@ -363,7 +188,7 @@ def authenticate(request, *, username: str, password: str):
                 named = slot.counter.scope in (LOGIN_ACCOUNT, LOGIN_CLIENT)
                 _audit_limit(request, slot.counter, user=(lambda: _user_named(username)) if named else None)
                 if slot.counter is client:
-                    _cache_set(_client_locked_key(account), "1", client.window)
+                    caching.quiet_set(_client_locked_key(account), "1", client.window, log=logger)
         return None
     # Not failures: the attempt's slots are given back, and this client's own
     # earlier typos are forgotten. The IP's other failures stay (one valid
@@ -377,12 +202,14 @@ def authenticate(request, *, username: str, password: str):
     return user
 
 
-def lockout_remaining(user) -> int | None:
+def lockout_remaining(user: AbstractBaseUser) -> int | None:
     """Seconds the account of ``user`` stays locked for unknown browsers, or None."""
     return account_counter(user.get_username()).retry_after()
 
 
-def clear_lockout(user, *, actor=None, request=None) -> bool:
+def clear_lockout(
+    user: AbstractBaseUser, *, actor: AbstractBaseUser | None = None, request: HttpRequest | None = None
+) -> bool:
     """Forget the account's failed logins, from every client; True if it was locked."""
     account = account_key(user.get_username())
     counter = account_counter(user.get_username())
@@ -394,14 +221,14 @@ def clear_lockout(user, *, actor=None, request=None) -> bool:
     except Exception:
         logger.exception("throttle cache unavailable, scope=%s", LOGIN_CLIENT)
     window = Counter.for_rate(LOGIN_CLIENT, "", app_settings.LOGIN_CLIENT_RATE).window
-    _cache_set(_generation_key(account), uuid.uuid4().hex, window)
+    caching.quiet_set(_generation_key(account), uuid.uuid4().hex, window, log=logger)
     audit.record(
         AuditEvent.Kind.LOCKOUT_CLEARED, user=user, actor=actor, request=request, was_locked=was_locked
     )
     return was_locked
 
 
-def clear_ip(ip: str, *, actor=None, request=None) -> None:
+def clear_ip(ip: str, *, actor: AbstractBaseUser | None = None, request: HttpRequest | None = None) -> None:
     """Forget every per-IP count of ``ip`` (login, reset, refresh)."""
 
     identity = bucket(ip)
@@ -417,12 +244,12 @@ def clear_ip(ip: str, *, actor=None, request=None) -> None:
 # Password reset and refresh ---------------------------------------------
 
 
-def password_reset_allowed(request, email: str) -> bool:
+def password_reset_allowed(request: HttpRequest | None, email: str) -> bool:
     """Count a reset request; False means send nothing (the page is the same)."""
     address = Counter.for_rate(RESET_ADDRESS, normalise(email), app_settings.RESET_ADDRESS_RATE)
     per_ip = Counter.for_rate(RESET_IP, ip_identity(request), app_settings.RESET_IP_RATE)
     try:
-        slots = _take(address, per_ip)
+        slots = take(address, per_ip)
     except RateLimited:
         return False
     for slot in slots:
@@ -431,15 +258,15 @@ def password_reset_allowed(request, email: str) -> bool:
     return True
 
 
-def refresh_ip_counter(request) -> Counter:
+def refresh_ip_counter(request: HttpRequest | None) -> Counter:
     return Counter.for_rate(REFRESH_IP, ip_identity(request), app_settings.REFRESH_IP_RATE)
 
 
-def check_refresh(request) -> None:
+def check_refresh(request: HttpRequest | None) -> None:
     """Raise RateLimited if this client presented too many refused refresh tokens."""
-    _refuse_if_over(refresh_ip_counter(request))
+    refuse_if_over(refresh_ip_counter(request))
 
 
-def refresh_failed(request) -> None:
+def refresh_failed(request: HttpRequest | None) -> None:
     """Count a refresh token that verified but was refused (see flows.refresh_request)."""
     _hit(request, refresh_ip_counter(request))
