@@ -171,7 +171,11 @@ SESSION_COOKIE_SECURE = not DEBUG  # unused (no sessions), kept true for check -
 X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["tokens_app.authentication.CookieTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tokens_app.authentication.CookieTokenAuthentication",
+        # Native apps: Authorization: Bearer <access> (docs/integrations.md).
+        "tokens_app.authentication.BearerTokenAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "tokens_app.api.exception_handler",

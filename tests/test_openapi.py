@@ -21,6 +21,10 @@ EXPECTED_ERRORS = {
     ("/api/auth/sessions/{session_id}/", "delete"): {"401", "403", "404"},
     ("/api/auth/logout-others/", "post"): {"401", "403"},
     ("/api/auth/reauthenticate/", "post"): {"400", "401", "403", "429"},
+    # Native apps (tokens_app/api_app.py): no CSRF, so no 403.
+    ("/api/auth/app/login/", "post"): {"400", "401", "429"},
+    ("/api/auth/app/refresh/", "post"): {"400", "401", "429"},
+    ("/api/auth/app/logout/", "post"): {"400", "401"},
 }
 
 
@@ -69,7 +73,8 @@ def test_the_cookie_authentication_scheme_is_described(schema):
     assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "cookie", "__Host-access_token")
     assert "X-CSRFToken" in scheme["description"]
     me = schema["paths"]["/api/auth/me/"]["get"]
-    assert me["security"] == [{"cookieAuth": []}]
+    # The cookie, or a native app's Authorization: Bearer header (tokens_app/bearer.py).
+    assert me["security"] == [{"cookieAuth": []}, {"bearerAuth": []}]
     login = schema["paths"]["/api/auth/login/"]["post"]
     assert {"cookieAuth": []} not in login.get("security", [])
 

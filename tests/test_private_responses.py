@@ -43,6 +43,11 @@ COOKIE_AUTHENTICATED = {
     "api/auth/refresh/": [("post", "/api/auth/refresh/")],
     "api/auth/logout/": [("post", "/api/auth/logout/")],
     "admin/logout/": [("post", "/admin/logout/")],
+    # Native apps: never read the cookies, but their answers carry or act on
+    # one user's tokens (in the body), so they are private all the same.
+    "api/auth/app/login/": [("post", "/api/auth/app/login/")],
+    "api/auth/app/refresh/": [("post", "/api/auth/app/refresh/")],
+    "api/auth/app/logout/": [("post", "/api/auth/app/logout/")],
     "admin/password_change/": [("get", "/admin/password_change/")],
     # The admin, for a signed-in member of staff.
     "admin/": [

@@ -4,6 +4,10 @@ where drf-spectacular is installed."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from typing import Any
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.validators import RegexValidator
 from django.http import Http404
@@ -13,20 +17,31 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import flows, throttling
-from .authentication import enforce_csrf
+from .authentication import enforce_csrf, is_bearer
+from .bearer import SCHEME
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenRevoked
 from .models import LoginSession
 from .permissions import RecentlyAuthenticated
+from .serializers import (
+    BearerTokensSerializer,
+    CountSerializer,
+    CsrfSerializer,
+    DetailSerializer,
+    MeSerializer,
+    SessionSerializer,
+    TokensSerializer,
+)
 from .views import CLEAR_SITE_DATA
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus a stable ``code`` beside ``detail`` in every error."""
     # Django's own exceptions become their DRF twins first, so they get a code too.
     if isinstance(exc, Http404):
@@ -65,21 +80,27 @@ class PasswordSerializer(serializers.Serializer):
     )
 
 
-def user_payload(user) -> dict:
-    return {
-        "id": user.pk,
-        "username": user.get_username(),
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-    }
+def tokens_answer(request: Request, user: Any, pair: flows.TokenPair) -> Response:
+    """The answer carrying a fresh ``pair``: in cookies for a browser, in the
+    body for a native app (a request authenticated by its Authorization header)."""
+    if is_bearer(request):
+        return Response(bearer_tokens_body(user, pair))
+    response = Response(TokensSerializer(_expiries(user, pair)).data)
+    set_auth_cookies(response, pair)
+    return response
 
 
-def tokens_payload(user, pair: flows.TokenPair) -> dict:
+def bearer_tokens_body(user: Any, pair: flows.TokenPair) -> dict[str, Any]:
+    """What a native app receives on sign-in and refresh."""
+    tokens = {"token_type": SCHEME, "access": pair.access.token, "refresh": pair.refresh.token}
+    return BearerTokensSerializer({**_expiries(user, pair), **tokens}).data
+
+
+def _expiries(user: Any, pair: flows.TokenPair) -> dict[str, Any]:
     return {
-        "user": user_payload(user),
-        "access_expires": pair.access.claims.expires_at.isoformat(),
-        "refresh_expires": pair.refresh.claims.expires_at.isoformat(),
+        "user": user,
+        "access_expires": pair.access.claims.expires_at,
+        "refresh_expires": pair.refresh.claims.expires_at,
     }
 
 
@@ -87,10 +108,10 @@ class _CookieEndpoint(APIView):
     """Endpoints that act on the auth cookies themselves: no authenticator, but
     the CSRF check still runs (no login CSRF, no cross-site logout)."""
 
-    authentication_classes: list = []
+    authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
-    def initial(self, request, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         # A method with no handler gets its 405 from dispatch, not a CSRF 403.
         has_handler = request.method.lower() in self.http_method_names and hasattr(
@@ -99,7 +120,7 @@ class _CookieEndpoint(APIView):
         if has_handler and request.method not in ("GET", "HEAD", "OPTIONS"):
             enforce_csrf(request)
 
-    def get_authenticate_header(self, request) -> str:
+    def get_authenticate_header(self, request: Request) -> str:
         return 'Cookie realm="api"'
 
 
@@ -107,56 +128,66 @@ class _CookieEndpoint(APIView):
 class CsrfView(_CookieEndpoint):
     """Sets the ``csrftoken`` cookie; its value goes in the X-CSRFToken header."""
 
-    def get(self, request):
-        return Response({"csrfToken": get_token(request._request)})
+    def get(self, request: Request) -> Response:
+        return Response(CsrfSerializer({"csrfToken": get_token(request._request)}).data)
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(_CookieEndpoint):
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = CredentialsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            user = throttling.authenticate(
-                request._request,
-                username=serializer.validated_data["username"],
-                password=serializer.validated_data["password"],
-            )
-        except throttling.RateLimited as exc:
-            raise exceptions.Throttled(wait=exc.retry_after) from None
-        if user is None:
-            raise exceptions.AuthenticationFailed(
-                "Unable to log in with the provided credentials.", code="invalid_credentials"
-            )
+        user = authenticate_credentials(request, serializer.validated_data)
         pair = flows.log_in(request._request, user, remember=serializer.validated_data["remember"])
-        response = Response(tokens_payload(user, pair))
-        set_auth_cookies(response, pair)
-        return response
+        return tokens_answer(request, user, pair)
+
+
+def authenticate_credentials(request: Request, credentials: dict[str, Any]) -> Any:
+    """The user the credentials name, behind the login limits: 429 when
+    over them, 401 ``invalid_credentials`` for a wrong password."""
+    try:
+        user = throttling.authenticate(
+            request._request, username=credentials["username"], password=credentials["password"]
+        )
+    except throttling.RateLimited as exc:
+        raise exceptions.Throttled(wait=exc.retry_after) from None
+    if user is None:
+        raise exceptions.AuthenticationFailed(
+            "Unable to log in with the provided credentials.", code="invalid_credentials"
+        )
+    return user
+
+
+def rotated(
+    view: APIView, request: Request, refresh: Callable[[], flows.TokenPair]
+) -> flows.TokenPair | Response:
+    """The new pair from ``refresh()``, or the 401 that explains its refusal
+    (429 when over the refresh limit)."""
+    try:
+        return refresh()
+    except throttling.RateLimited as exc:
+        raise exceptions.Throttled(wait=exc.retry_after) from None
+    except TokenError as exc:
+        return Response(
+            {"detail": str(exc.message), "code": exc.code},
+            status=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": view.get_authenticate_header(request)},
+        )
 
 
 class RefreshView(_CookieEndpoint):
-    def post(self, request):
-        try:
-            pair = flows.refresh_request(request._request)
-        except throttling.RateLimited as exc:
-            raise exceptions.Throttled(wait=exc.retry_after) from None
-        except TokenError as exc:
-            response = Response(
-                {"detail": str(exc.message), "code": exc.code},
-                status=status.HTTP_401_UNAUTHORIZED,
-                headers={"WWW-Authenticate": self.get_authenticate_header(request)},
-            )
-            clear_auth_cookies(response)
-            return response
-        response = Response(tokens_payload(pair.user, pair))
-        set_auth_cookies(response, pair)
-        return response
+    def post(self, request: Request) -> Response:
+        pair = rotated(self, request, lambda: flows.refresh_request(request._request))
+        if isinstance(pair, Response):
+            clear_auth_cookies(pair)
+            return pair
+        return tokens_answer(request, pair.user, pair)
 
 
 class LogoutView(_CookieEndpoint):
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         flows.log_out(request._request)
-        response = Response({"detail": "Logged out."})
+        response = Response(DetailSerializer({"detail": "Logged out."}).data)
         clear_auth_cookies(response)
         response["Clear-Site-Data"] = CLEAR_SITE_DATA
         return response
@@ -168,7 +199,7 @@ class HasLiveSession(IsAuthenticated):
     immediate-revocation setting; an ended one is 401 ``token_revoked``. The
     session is ``request.token_session`` for the view."""
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         if not super().has_permission(request, view):
             return False
         session = flows.live_session(request.auth)
@@ -181,9 +212,9 @@ class HasLiveSession(IsAuthenticated):
 class LogoutAllView(APIView):
     permission_classes = [HasLiveSession, RecentlyAuthenticated]
 
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         flows.log_out_everywhere(request._request, request.token_session.user)
-        response = Response({"detail": "Logged out on all devices."})
+        response = Response(DetailSerializer({"detail": "Logged out on all devices."}).data)
         clear_auth_cookies(response)
         response["Clear-Site-Data"] = CLEAR_SITE_DATA
         return response
@@ -192,16 +223,25 @@ class LogoutAllView(APIView):
 class LogoutOthersView(APIView):
     permission_classes = [HasLiveSession, RecentlyAuthenticated]
 
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         count = flows.log_out_other_devices(request._request, request.token_session)
-        return Response({"detail": f"Logged out {count} other device(s).", "count": count})
+        return Response(
+            CountSerializer({"detail": f"Logged out {count} other device(s).", "count": count}).data
+        )
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class ReauthenticateView(APIView):
     permission_classes = [IsAuthenticated]
 
-    def post(self, request):
+    def post(self, request: Request) -> Response:
+        if is_bearer(request):
+            # flows.reauthenticate finds the device session from the cookies;
+            # an app gets a fresh auth_time by signing in again.
+            raise exceptions.PermissionDenied(
+                "Apps confirm the password by signing in again (POST /api/auth/app/login/).",
+                code="app_sign_in_required",
+            )
         serializer = PasswordSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -218,49 +258,29 @@ class ReauthenticateView(APIView):
             pair = flows.reauthenticate(request._request, user)
         except TokenError as exc:
             raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from exc
-        response = Response(tokens_payload(user, pair))
-        set_auth_cookies(response, pair)
-        return response
+        return tokens_answer(request, user, pair)
 
 
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
-    def get(self, request):
-        return Response(
-            {
-                "user": user_payload(request.user),
-                "access_expires": request.auth.expires_at.isoformat(),
-            }
-        )
-
-
-def session_payload(session: LoginSession, current_sid: str | None) -> dict:
-    return {
-        "id": str(session.pk),
-        "device": session.user_agent,
-        "ip_address": session.ip_address,
-        "created_at": session.created_at.isoformat(),
-        "last_used_at": session.last_used_at.isoformat(),
-        "expires_at": session.expires_at.isoformat(),
-        "remembered": session.persistent,
-        "ends_at": flows.session_deadline(session).isoformat(),
-        "current": str(session.pk) == current_sid,
-    }
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer({"user": request.user, "access_expires": request.auth.expires_at}).data)
 
 
 class SessionListView(APIView):
     permission_classes = [HasLiveSession]
 
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         sessions = LoginSession.objects.active().filter(user_id=request.token_session.user_id)
-        return Response([session_payload(s, request.auth.sid) for s in sessions])
+        context = {"current_sid": request.auth.sid}
+        return Response(SessionSerializer(sessions, many=True, context=context).data)
 
 
 class SessionDetailView(APIView):
     permission_classes = [HasLiveSession]
 
-    def delete(self, request, session_id):
+    def delete(self, request: Request, session_id: uuid.UUID) -> Response:
         session = flows.log_out_device(request._request, request.token_session, session_id)
         response = Response(status=status.HTTP_204_NO_CONTENT)
         if session.pk == request.token_session.pk:

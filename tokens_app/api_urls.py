@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
-from . import api
+from . import api, api_app
 
 urlpatterns = [
     path("csrf/", api.CsrfView.as_view(), name="api_csrf"),
@@ -19,6 +19,10 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/", api.SessionDetailView.as_view(), name="api_session"),
     path("logout-others/", api.LogoutOthersView.as_view(), name="api_logout_others"),
     path("reauthenticate/", api.ReauthenticateView.as_view(), name="api_reauthenticate"),
+    # Native apps: the tokens in the body and the Authorization header (bearer.py).
+    path("app/login/", api_app.AppLoginView.as_view(), name="api_app_login"),
+    path("app/refresh/", api_app.AppRefreshView.as_view(), name="api_app_refresh"),
+    path("app/logout/", api_app.AppLogoutView.as_view(), name="api_app_logout"),
 ]
 # DRF authenticates and authorises each API view itself (401/403 JSON), so
 # Django's LoginRequiredMiddleware must not turn them into login redirects.

@@ -19,7 +19,6 @@ from django.db import transaction
 from django.http import Http404
 from django.middleware.csrf import rotate_token
 from django.utils.crypto import constant_time_compare
-from django.utils.functional import SimpleLazyObject, empty
 
 from . import alerts, audit, clock, revocation, throttling, versions
 from .clientip import client_ip
@@ -38,6 +37,7 @@ from .exceptions import (
 from .models import AuditEvent, LoginSession
 from .signals import refresh_token_reused
 from .tokens import Claims, IssuedToken, issue_access, issue_refresh, verify_access, verify_refresh
+from .users import model_user
 
 logger = logging.getLogger(__name__)
 
@@ -357,19 +357,16 @@ def log_out(request, *, reason: str = "logout") -> None:
         revocation.revoke_session(session, reason=reason, actor=session.user, request=request)
 
 
-def _loaded(user):
+def _loaded(user: Any) -> Any:
     """The model instance behind ``request.user``.
 
     A TokenUser loads its row on first use and checks it against the token;
     that must happen before the row's token_version changes, or the check
     sees the new version and disowns the user half-way through a revocation.
-    None if the user is no longer signed in.
+    None if the user is no longer signed in. (Why request.user is a lazy
+    object at all: users.py.)
     """
-    while isinstance(user, SimpleLazyObject):  # the middleware's lazy request.user, then the TokenUser
-        if user._wrapped is empty:
-            user._setup()
-        user = user._wrapped
-    return user if user.is_authenticated else None
+    return model_user(user)
 
 
 def log_out_everywhere(request, user) -> int:

@@ -9,20 +9,35 @@ attached to the views from here as view extensions.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+    OpenApiViewExtension,
+)
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from .conf import app_settings
+from .serializers import (
+    BearerTokensSerializer,
+    CountSerializer,
+    CsrfSerializer,
+    DetailSerializer,
+    MeSerializer,
+    SessionSerializer,
+    TokensSerializer,
+)
 
 
 class CookieTokenScheme(OpenApiAuthenticationExtension):
     target_class = "tokens_app.authentication.CookieTokenAuthentication"
     name = "cookieAuth"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {
             "type": "apiKey",
             "in": "cookie",
@@ -71,67 +86,49 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
-class UserSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    email = serializers.CharField(allow_blank=True)
-    first_name = serializers.CharField(allow_blank=True)
-    last_name = serializers.CharField(allow_blank=True)
+class UserIdSchema(OpenApiSerializerFieldExtension):
+    """A user id is a number for integer keys, a string for UUID (or other) keys."""
+
+    target_class = "tokens_app.serializers.UserIdField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return {"oneOf": [{"type": "integer"}, {"type": "string"}]}
 
 
-class TokensSerializer(serializers.Serializer):
-    user = UserSerializer()
-    access_expires = serializers.DateTimeField()
-    refresh_expires = serializers.DateTimeField()
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "tokens_app.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": (
+                "For native apps: the access token from /api/auth/app/login/ or /api/auth/app/refresh/. "
+                "No CSRF token; a request that also carries the auth cookies is refused "
+                "(401 mixed_credentials)."
+            ),
+        }
 
 
-class MeSerializer(serializers.Serializer):
-    user = UserSerializer()
-    access_expires = serializers.DateTimeField()
-
-
-class CsrfSerializer(serializers.Serializer):
-    csrfToken = serializers.CharField()  # the JSON key the front end reads
-
-
-class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-class SessionSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    device = serializers.CharField(allow_blank=True)
-    ip_address = serializers.IPAddressField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField(help_text="When it ends if unused (the idle timeout).")
-    remembered = serializers.BooleanField(help_text="Signed in with remember me: persistent cookies.")
-    ends_at = serializers.DateTimeField(help_text="When it ends however active: its maximum lifetime.")
-    current = serializers.BooleanField()
-
-
-class CountSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    count = serializers.IntegerField()
-
-
-def _describe(view_name: str, **methods) -> type[OpenApiViewExtension]:
-    """Attach ``extend_schema`` descriptions to ``tokens_app.api.<view_name>``'s
+def _describe(view_name: str, module: str = "api", **methods: Any) -> type[OpenApiViewExtension]:
+    """Attach ``extend_schema`` descriptions to ``tokens_app.<module>.<view_name>``'s
     methods, on a subclass drf-spectacular uses only to build the schema."""
 
-    def view_replacement(self):
+    def view_replacement(self: OpenApiViewExtension) -> type:
         described = type(self.target.__name__, (self.target,), {"__module__": self.target.__module__})
         return extend_schema_view(**methods)(described)
 
     return type(
         f"{view_name}Description",
         (OpenApiViewExtension,),
-        {"target_class": f"tokens_app.api.{view_name}", "view_replacement": view_replacement},
+        {"target_class": f"tokens_app.{module}.{view_name}", "view_replacement": view_replacement},
     )
 
 
 def _register() -> None:
-    from .api import CredentialsSerializer, PasswordSerializer
+    from .api import CredentialsSerializer
 
     _describe(
         "CsrfView", get=extend_schema(responses={200: CsrfSerializer}, summary="Set the csrftoken cookie")
@@ -166,6 +163,13 @@ def _register() -> None:
             summary="Log out this device",
         ),
     )
+    _describe_account_endpoints()
+    _describe_app_endpoints()
+
+
+def _describe_account_endpoints() -> None:
+    from .api import PasswordSerializer
+
     _describe(
         "LogoutAllView",
         post=extend_schema(
@@ -209,6 +213,42 @@ def _register() -> None:
         delete=extend_schema(
             responses={204: OpenApiResponse(description="Logged out"), **errors(401, 403, 404)},
             summary="Log out one device",
+        ),
+    )
+
+
+def _describe_app_endpoints() -> None:
+    from .api_app import AppCredentialsSerializer, RefreshTokenSerializer
+
+    mixed = "401 with code mixed_credentials if the request also carries the auth cookies."
+    _describe(
+        "AppLoginView",
+        "api_app",
+        post=extend_schema(
+            request=AppCredentialsSerializer,
+            responses={200: BearerTokensSerializer, **errors(400, 401, 429)},
+            summary="Native apps: log in, the tokens in the answer's body",
+            description="Limited like the browser's login (429 with Retry-After). " + mixed,
+        ),
+    )
+    _describe(
+        "AppRefreshView",
+        "api_app",
+        post=extend_schema(
+            request=RefreshTokenSerializer,
+            responses={200: BearerTokensSerializer, **errors(400, 401, 429)},
+            summary="Native apps: rotate the refresh token sent in the body",
+            description="Reuse of a retired refresh token ends the session (401 token_reused). " + mixed,
+        ),
+    )
+    _describe(
+        "AppLogoutView",
+        "api_app",
+        post=extend_schema(
+            request=None,
+            responses={200: DetailSerializer, **errors(400, 401)},
+            summary="Native apps: log out this device (Authorization: Bearer)",
+            description=mixed,
         ),
     )
 
