@@ -24,12 +24,11 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from . import flows, throttling
+from . import flows
 from .conf import app_settings
 from .devices import describe
-from .exceptions import TokenError, TokenExpired
+from .exceptions import TokenError
 from .models import LoginSession
-from .tokens import verify_refresh
 
 SCHEME = "Bearer"
 
@@ -87,15 +86,5 @@ def log_in(request: HttpRequest, user: Any, *, device: str = "") -> flows.TokenP
 
 def refresh(request: HttpRequest, raw: str | None) -> flows.TokenPair:
     """``flows.refresh_request`` for a refresh token from the body rather than
-    the cookie: the same rotation and the same per-client limit, counted the
-    same way (a token that does not verify costs no query and counts for
-    nothing; expired tokens are genuine and not counted)."""
-    verify_refresh(raw)
-    throttling.check_refresh(request)
-    try:
-        return flows.refresh(raw, request=request)
-    except TokenExpired:
-        raise
-    except TokenError:
-        throttling.refresh_failed(request)
-        raise
+    the cookie: the same rotation, the same per-client limit, counted the same way."""
+    return flows.refresh_request(request, raw=raw or "")

@@ -141,11 +141,14 @@ def refresh(
     raise rotation.end_for_reuse(session, claims, request=request)
 
 
-def refresh_request(request: HttpRequest, *, now: datetime | None = None) -> TokenPair:
-    """Refresh from the request's refresh cookie, behind the per-client limit.
+def refresh_request(
+    request: HttpRequest, *, raw: str | None = None, now: datetime | None = None
+) -> TokenPair:
+    """Refresh from the request's refresh cookie (or ``raw``, the token a
+    native app sent in the body), behind the per-client limit.
 
     The one place for "throttle check -> refresh -> count the failure", for
-    the middleware's silent refresh and the API alike. Raises a TokenError,
+    the middleware's silent refresh, the API and the app API alike. Raises a TokenError,
     or throttling.RateLimited (the session is not touched, so the token is
     not spent). Only a token that verifies, signed by us, and is then refused
     (revoked, reused, an ended session, an inactive user) is counted: a
@@ -155,7 +158,8 @@ def refresh_request(request: HttpRequest, *, now: datetime | None = None) -> Tok
     Expired tokens are genuine (a return after a break) and not counted.
     """
     now = _now(now)
-    raw = request.COOKIES.get(app_settings.REFRESH_COOKIE)
+    if raw is None:
+        raw = request.COOKIES.get(app_settings.REFRESH_COOKIE)
     verify_refresh(raw, now=now)  # junk is refused before the limit is read
     throttling.check_refresh(request)
     try:
