@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -142,10 +143,32 @@ def _poll(until: Callable[[int], bool], port: int, headers: dict[str, str], time
     return None
 
 
+class _Poller(threading.Thread):
+    """Requests the DRF arm with one token, back to back, noting when each
+    request was sent and what it got, until stopped."""
+
+    def __init__(self, port: int, headers: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.port, self.headers = port, headers
+        self.sent: list[tuple[float, int]] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            sent_at = time.time()
+            self.sent.append((sent_at, request(self.port, "GET", "/bench/api/", self.headers)[0]))
+
+    def first_refused_after(self, moment: float) -> float | None:
+        return next((at for at, status in list(self.sent) if at >= moment and status != 200), None)
+
+
 def measure_propagation(seed: dict[str, Any], bump_port: int, poll_port: int, *, bumps: int) -> Propagation:
     """Bump the bench user's token_version on one server (``POST /bench/bump/``,
-    which answers the commit's wall time and a fresh access token), then poll
-    another with the old token until it is refused. The other server has just
+    which answers the commit's wall time and a fresh access token) while
+    another server is asked, back to back, with the old token. The delay of a
+    bump is from its commit to the sending of the first request the other
+    server refuses: a request sent that long after the commit is refused
+    (one request's time is the resolution). The other server has just
     accepted the old token, so its cached state is warm: this measures the
     invalidation, not a cold read. Both servers run on this machine, one clock."""
     found = Propagation()
@@ -156,15 +179,27 @@ def measure_propagation(seed: dict[str, Any], bump_port: int, poll_port: int, *,
             raise SystemExit("propagation: the polled server refuses a fresh access token")
         for _ in range(3):  # warm the other worker too
             request(poll_port, "GET", "/bench/api/", old)
-        cookie = f"{old['Cookie']}; {seed['csrf_cookie']}={csrf}"
-        status, _, body = request(bump_port, "POST", "/bench/bump/", {"Cookie": cookie, "X-CSRFToken": csrf})
-        if status != 200:
-            raise SystemExit(f"propagation: POST /bench/bump/ answered {status} {body[:200]!r}")
-        answer = json.loads(body)
-        refused_at = _poll(lambda status: status != 200, poll_port, old, timeout=2)
-        if refused_at is None:
+        poller = _Poller(poll_port, old)
+        poller.start()
+        try:
+            cookie = f"{old['Cookie']}; {seed['csrf_cookie']}={csrf}"
+            status, _, body = request(
+                bump_port, "POST", "/bench/bump/", {"Cookie": cookie, "X-CSRFToken": csrf}
+            )
+            if status != 200:
+                raise SystemExit(f"propagation: POST /bench/bump/ answered {status} {body[:200]!r}")
+            answer = json.loads(body)
+            deadline = time.monotonic() + 2
+            while (refused := poller.first_refused_after(answer["committed_at"])) is None:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.0005)
+        finally:
+            poller.halt.set()
+            poller.join()
+        if refused is None:
             found.missed += 1
         else:
-            found.delays_ms.append(max(0.0, (refused_at - answer["committed_at"]) * 1000))
+            found.delays_ms.append(max(0.0, (refused - answer["committed_at"]) * 1000))
         access = answer["access"]
     return found

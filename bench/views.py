@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -85,7 +86,12 @@ def bump(request: HttpRequest) -> JsonResponse:
     a fresh access token (the bump ended the old device session too)."""
     # The row itself: the request's user is our lazy stand-in for it.
     user = get_user_model()._default_manager.get(pk=request.user.pk)
-    bump_token_version(user, reason="bench")
-    committed_at = time.time()
+    stamp: list[float] = []
+    with transaction.atomic():
+        # Registered first, so it runs at the database commit, before the
+        # bump's own on-commit write of the new version to the cache.
+        transaction.on_commit(lambda: stamp.append(time.time()))
+        bump_token_version(user, reason="bench")
+    committed_at = stamp[0]
     pair = flows.log_in(request, user)
     return JsonResponse({"committed_at": committed_at, "access": pair.access.token})
