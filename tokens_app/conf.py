@@ -141,7 +141,7 @@ class _Settings:
     LOST_RESPONSE_WINDOW = Setting(
         timedelta(minutes=15),
         "the previous refresh token is answered this long after a rotation, for the client that "
-        "rotated, while its successor never came back (docs/sessions.md, \"Lost responses\"); 0 turns it off",
+        'rotated, while its successor never came back (docs/sessions.md, "Lost responses"); 0 turns it off',
     )
     # Cookies
     ACCESS_COOKIE = Setting(
@@ -183,7 +183,9 @@ class _Settings:
         "with a Redis cache, keep the revocation state in each worker, invalidated by Redis CLIENT "
         "TRACKING (tracking.py)",
     )
-    TRACKING_CACHE_SIZE = Setting(10_000, "entries of the per-worker revocation cache (about 2 per active user)")
+    TRACKING_CACHE_SIZE = Setting(
+        10_000, "entries of the per-worker revocation cache (about 2 per active user)"
+    )
     TRACKING_MAX_LAG = Setting(
         1.0, "seconds a heartbeat may take before the local entries are dropped", clean=float
     )

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import resolve_url
 
@@ -94,7 +94,7 @@ def _samesite() -> Any:
     return app_settings.COOKIE_SAMESITE
 
 
-def _set_cookie(response: HttpResponse, value: str) -> None:
+def _set_cookie(response: HttpResponseBase, value: str) -> None:
     response.set_cookie(
         cookie_name(),
         value,
@@ -106,11 +106,11 @@ def _set_cookie(response: HttpResponse, value: str) -> None:
     )
 
 
-def clear_cookie(response: HttpResponse) -> None:
+def clear_cookie(response: HttpResponseBase) -> None:
     response.delete_cookie(cookie_name(), path="/", samesite=_samesite())
 
 
-def _turned_away(request: HttpRequest, response: HttpResponse) -> bool:
+def _turned_away(request: HttpRequest, response: HttpResponseBase) -> bool:
     """A form POST answered with the redirect to the login page."""
     if request.method != "POST" or response.status_code not in (301, 302, 303):
         return False
@@ -123,7 +123,7 @@ def _turned_away(request: HttpRequest, response: HttpResponse) -> bool:
     return urlsplit(response.get("Location", "")).path == login_path
 
 
-def _signed_in_still(request: HttpRequest, response: HttpResponse) -> bool:
+def _signed_in_still(request: HttpRequest, response: HttpResponseBase) -> bool:
     # A signed-in user sent to the login page by a permission check has a
     # live session: nothing ended. A session found dead in the database
     # (live_session_required) clears the cookies on this response.
@@ -176,7 +176,7 @@ def _keepable(request: HttpRequest) -> list[tuple[str, str]]:
     ]
 
 
-def capture(request: HttpRequest, response: HttpResponse) -> None:
+def capture(request: HttpRequest, response: HttpResponseBase) -> None:
     """TokenAuthenticationMiddleware's hook: keep a POST turned away to sign in."""
     if not _turned_away(request, response) or _signed_in_still(request, response):
         return
