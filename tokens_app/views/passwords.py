@@ -23,6 +23,7 @@ from tokens_app import audit, background, flows, throttling, versions
 from tokens_app.cookies import clear_auth_cookies, set_auth_cookies
 from tokens_app.models import AuditEvent
 from tokens_app.reauth import reauthentication_required
+from tokens_app.request_attrs import token_claims
 
 from .account import session_ended
 from .forms import DeferredPasswordResetForm
@@ -57,7 +58,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # Django's dispatch (login_required, CSRF, sensitive parameters) runs
         # for signed-in users whose session is live; an ended one is signed out.
-        if request.user.is_authenticated and flows.live_session(request.token_claims) is None:  # type: ignore[attr-defined]
+        if request.user.is_authenticated and flows.live_session(token_claims(request)) is None:
             return session_ended(request)
         return super().dispatch(request, *args, **kwargs)
 

@@ -24,6 +24,7 @@ from tokens_app import flows, kept
 from tokens_app.cookies import clear_auth_cookies, set_auth_cookies
 from tokens_app.exceptions import TokenError
 from tokens_app.reauth import reauthentication_required
+from tokens_app.request_attrs import token_session
 
 from .account import live_session_required
 from .forms import ReauthenticationForm, ThrottledAuthenticationForm, answer_throttled
@@ -111,7 +112,7 @@ def logged_out(request: HttpRequest) -> HttpResponse:
 @live_session_required
 @reauthentication_required
 def logout_all(request: HttpRequest) -> HttpResponse:
-    flows.log_out_everywhere(request, request.token_session.user)  # type: ignore[attr-defined]
+    flows.log_out_everywhere(request, token_session(request).user)
     response = redirect(f"{reverse('logged_out')}?everywhere=1")
     clear_auth_cookies(response)
     response["Clear-Site-Data"] = CLEAR_SITE_DATA
