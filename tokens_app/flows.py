@@ -242,7 +242,10 @@ def live_session(claims: Claims | None) -> LoginSession | None:
 def reissue_after_password_change(request: HttpRequest, user: Any) -> TokenPair:
     """Keep this browser signed in after its own password change ended every
     session (what ``update_session_auth_hash`` does for Django sessions)."""
-    current = LoginSession.objects.filter(pk=session_id_from(request)).only("persistent").first()
+    session_id = session_id_from(request)
+    current = None
+    if session_id is not None:  # no device session: no query
+        current = LoginSession.objects.filter(pk=session_id).only("persistent").first()
     return log_in(request, user, remember=current.persistent if current is not None else True)
 
 
