@@ -8,6 +8,9 @@ the name from every reader):
 - ``request.token_session``: the live device session, for the views behind
   ``live_session_required`` and the API's ``HasLiveSession``.
 
+``AuthenticatedHttpRequest`` (for type checking only) is the request of a
+view behind ``login_required``.
+
 The middleware's own bookkeeping (``request._tokens_state``) has its accessors
 beside its class, in request_user.py.
 """
@@ -21,9 +24,17 @@ from django.http import HttpRequest
 from .tokens import Claims
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import _User
     from rest_framework.request import Request
 
     from .models import LoginSession
+
+    class AuthenticatedHttpRequest(HttpRequest):
+        """The request of a view behind ``login_required`` (django-stubs'
+        advice for such views): its user is signed in."""
+
+        user: _User
+
 
 CLAIMS_ATTRIBUTE = "token_claims"
 SESSION_ATTRIBUTE = "token_session"

@@ -120,6 +120,11 @@ class TokenUser(SimpleLazyObject):
         return f"<TokenUser {self.__dict__['_claims'].sub}>"
 
 
+# request.user as it comes: a user, a TokenUser standing in for one, or AnonymousUser.
+RequestUser = AbstractBaseUser | AnonymousUser | TokenUser
+
+
+# Any request.user, duck-typed: DRF's, another app's, or ours.
 def model_user(user: Any) -> AbstractBaseUser | None:
     """The model instance behind any ``request.user`` (the middleware's lazy
     one, DRF's, a TokenUser, or a plain instance); None if not signed in.
