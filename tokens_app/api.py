@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.validators import RegexValidator
 from django.http import Http404
@@ -83,7 +84,7 @@ class PasswordSerializer(serializers.Serializer):
     )
 
 
-def tokens_answer(request: Request, user: Any, pair: flows.TokenPair) -> Response:
+def tokens_answer(request: Request, user: AbstractBaseUser, pair: flows.TokenPair) -> Response:
     """The answer carrying a fresh ``pair``: in cookies for a browser, in the
     body for a native app (a request authenticated by its Authorization header)."""
     if is_bearer(request):
@@ -93,13 +94,13 @@ def tokens_answer(request: Request, user: Any, pair: flows.TokenPair) -> Respons
     return response
 
 
-def bearer_tokens_body(user: Any, pair: flows.TokenPair) -> dict[str, Any]:
+def bearer_tokens_body(user: AbstractBaseUser, pair: flows.TokenPair) -> dict[str, Any]:
     """What a native app receives on sign-in and refresh."""
     tokens = {"token_type": SCHEME, "access": pair.access.token, "refresh": pair.refresh.token}
     return BearerTokensSerializer({**_expiries(user, pair), **tokens}).data
 
 
-def _expiries(user: Any, pair: flows.TokenPair) -> dict[str, Any]:
+def _expiries(user: AbstractBaseUser, pair: flows.TokenPair) -> dict[str, Any]:
     return {
         "user": user,
         "access_expires": pair.access.claims.expires_at,
@@ -144,7 +145,7 @@ class LoginView(_CookieEndpoint):
         return tokens_answer(request, user, pair)
 
 
-def authenticate_credentials(request: Request, credentials: dict[str, Any]) -> Any:
+def authenticate_credentials(request: Request, credentials: dict[str, Any]) -> AbstractBaseUser:
     """The user the credentials name, behind the login limits: 429 when
     over them, 401 ``invalid_credentials`` for a wrong password."""
     try:

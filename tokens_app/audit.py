@@ -56,7 +56,7 @@ def keyed_hash(value: str) -> str:
 def record(
     kind: str,
     *,
-    user: Any = None,
+    user: AbstractBaseUser | None = None,
     actor: Actor = None,
     reason: str = "",
     request: HttpRequest | None = None,

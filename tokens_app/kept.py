@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -243,7 +244,7 @@ def notice(request: HttpRequest) -> dict[str, Any] | None:
     return None
 
 
-def _same_user(request: HttpRequest, entry: Entry, user: Any) -> bool:
+def _same_user(request: HttpRequest, entry: Entry, user: AbstractBaseUser) -> bool:
     if entry.owner is not None:
         return entry.owner == str(user.pk)
     # The device cookie of this request is the one the POST came with (the
@@ -252,7 +253,7 @@ def _same_user(request: HttpRequest, entry: Entry, user: Any) -> bool:
     return bool(sent) and sent == entry.device and bool(throttling.known_device(request, user.get_username()))
 
 
-def after_sign_in(request: HttpRequest, response: HttpResponse, user: Any) -> HttpResponse:
+def after_sign_in(request: HttpRequest, response: HttpResponse, user: AbstractBaseUser) -> HttpResponse:
     """The login's answer: to the kept form if it is ``user``'s; anyone
     else's is discarded."""
     entry_id, entry = _load(request)

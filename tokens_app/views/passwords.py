@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -28,6 +28,9 @@ from tokens_app.request_attrs import token_claims
 from .account import session_ended
 from .forms import DeferredPasswordResetForm
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import _User
+
 logger = logging.getLogger(__name__)
 
 
@@ -42,7 +45,7 @@ class ResetTokenGenerator(PasswordResetTokenGenerator):
     # Unchanged since views.py was one module: links already mailed stay good.
     key_salt = "tokens_app.views.ResetTokenGenerator"
 
-    def _make_hash_value(self, user: Any, timestamp: int) -> str:
+    def _make_hash_value(self, user: _User, timestamp: int) -> str:
         return f"{super()._make_hash_value(user, timestamp)}{versions.of(user)}"
 
 
