@@ -90,11 +90,6 @@ def _key(entry_id: str) -> str:
     return "tokens_app:kept:" + hashlib.sha256(entry_id.encode()).hexdigest()
 
 
-def _samesite() -> Any:
-    # A setting's str, which django-stubs types as one of its literals.
-    return app_settings.COOKIE_SAMESITE
-
-
 def _set_cookie(response: HttpResponseBase, value: str) -> None:
     response.set_cookie(
         cookie_name(),
@@ -103,12 +98,12 @@ def _set_cookie(response: HttpResponseBase, value: str) -> None:
         path="/",
         secure=app_settings.COOKIE_SECURE,
         httponly=True,
-        samesite=_samesite(),
+        samesite=app_settings.COOKIE_SAMESITE,
     )
 
 
 def clear_cookie(response: HttpResponseBase) -> None:
-    response.delete_cookie(cookie_name(), path="/", samesite=_samesite())
+    response.delete_cookie(cookie_name(), path="/", samesite=app_settings.COOKIE_SAMESITE)
 
 
 def _turned_away(request: HttpRequest, response: HttpResponseBase) -> bool:
