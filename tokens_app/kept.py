@@ -47,6 +47,7 @@ from django.shortcuts import resolve_url
 from . import throttling
 from .conf import app_settings
 from .exceptions import TokenError
+from .request_attrs import token_claims
 from .tokens import Claims, verify_access, verify_refresh
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def _claims_of_ended(raw: str | None, verify: Any) -> Claims | None:
 
 
 def _owner(request: HttpRequest) -> tuple[str | None, str | None]:
-    claims = getattr(request, "token_claims", None)
+    claims = token_claims(request)
     claims = claims or _claims_of_ended(request.COOKIES.get(app_settings.REFRESH_COOKIE), verify_refresh)
     claims = claims or _claims_of_ended(request.COOKIES.get(app_settings.ACCESS_COOKIE), verify_access)
     if claims is not None:
