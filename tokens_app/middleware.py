@@ -78,7 +78,7 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
         # both halves in a thread; they do no I/O and need none.
         self.process_request(request)
         # Django calls __acall__ only in async mode: get_response is a coroutine function.
-        response = await cast(Awaitable[HttpResponseBase], self.get_response(request))
+        response = await cast("Awaitable[HttpResponseBase]", self.get_response(request))
         if request.method == "POST" and getattr(state_of(request), "touched", False):
             # The one case with I/O: kept.capture may keep the form in the cache.
             return await sync_to_async(self.process_response)(request, response)
