@@ -78,6 +78,7 @@ class Entry:
 def never_kept(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Mark a view whose form is not worth keeping (it asks for a password
     and little else, such as "Confirm your password"): outermost decorator."""
+    # A mark on the function object, as Django's csrf_exempt sets its own.
     view.tokens_never_kept = True  # type: ignore[attr-defined]
     return view
 

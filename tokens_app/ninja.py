@@ -130,6 +130,7 @@ class CookieAuth(APIKeyCookie):
 class AsyncCookieAuth(CookieAuth):
     """CookieAuth for async operations: no thread at steady state."""
 
+    # ninja awaits an auth class's coroutine; its base class declares a sync method.
     async def authenticate(self, request: HttpRequest, key: str | None) -> TokenUser | None:  # type: ignore[override]
         if not key:
             return None
@@ -160,5 +161,6 @@ class BearerAuth(HttpBearer):
 class AsyncBearerAuth(BearerAuth):
     """BearerAuth for async operations: no thread at steady state."""
 
+    # As AsyncCookieAuth.authenticate: a coroutine where the base is sync.
     async def authenticate(self, request: HttpRequest, token: str) -> TokenUser:  # type: ignore[override]
         return _user(request, await _aclaims(token))

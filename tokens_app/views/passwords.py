@@ -98,7 +98,8 @@ class PasswordResetView(auth_views.PasswordResetView):
         # gone out (the server closes the response after sending it), so the
         # answer's timing cannot tell: the audit rows, then the mail, on the
         # background thread. Whether an account was found or not, the same
-        # task is queued.
+        # task is queued. (_resource_closers: Django's private list of what
+        # close() runs, undeclared by django-stubs.)
         response._resource_closers.append(partial(self._after_response, form))  # type: ignore[attr-defined]
         return response
 
