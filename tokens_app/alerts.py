@@ -85,7 +85,9 @@ def _is_new_device(session: LoginSession) -> bool:
     return not logins.filter(detail__device=session.user_agent, detail__network=session.network).exists()
 
 
-def notify_if_new_device(request: HttpRequest, session: LoginSession, *, now: datetime | None = None) -> bool:
+def notify_if_new_device(
+    request: HttpRequest | None, session: LoginSession, *, now: datetime | None = None
+) -> bool:
     """Mail the account's owner if ``session`` is a sign-in from a new device.
 
     Called by ``flows.log_in``. Returns whether a mail went out. A mail server

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.validators import RegexValidator
 from django.http import Http404
@@ -23,12 +24,13 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import flows, throttling
-from .authentication import enforce_csrf, is_bearer
+from .authentication import claims_of, enforce_csrf, is_bearer
 from .bearer import SCHEME
 from .cookies import clear_auth_cookies, set_auth_cookies
 from .exceptions import TokenError, TokenRevoked
 from .models import LoginSession
 from .permissions import RecentlyAuthenticated
+from .request_attrs import set_token_session, token_session
 from .serializers import (
     BearerTokensSerializer,
     CountSerializer,
@@ -38,6 +40,7 @@ from .serializers import (
     SessionSerializer,
     TokensSerializer,
 )
+from .tokens import Claims
 from .views import CLEAR_SITE_DATA
 
 
@@ -68,7 +71,8 @@ class CredentialsSerializer(serializers.Serializer):
     password = serializers.CharField(
         max_length=4096, trim_whitespace=False, style={"input_type": "password"}, validators=[_NO_NUL]
     )
-    remember = serializers.BooleanField(
+    # None in a subclass removes the field (DRF's way): AppCredentialsSerializer.
+    remember: serializers.BooleanField | None = serializers.BooleanField(
         default=True,
         help_text="False: browser-session cookies and the shorter maximum lifetime (remember me unticked).",
     )
@@ -80,7 +84,7 @@ class PasswordSerializer(serializers.Serializer):
     )
 
 
-def tokens_answer(request: Request, user: Any, pair: flows.TokenPair) -> Response:
+def tokens_answer(request: Request, user: AbstractBaseUser, pair: flows.TokenPair) -> Response:
     """The answer carrying a fresh ``pair``: in cookies for a browser, in the
     body for a native app (a request authenticated by its Authorization header)."""
     if is_bearer(request):
@@ -90,13 +94,13 @@ def tokens_answer(request: Request, user: Any, pair: flows.TokenPair) -> Respons
     return response
 
 
-def bearer_tokens_body(user: Any, pair: flows.TokenPair) -> dict[str, Any]:
+def bearer_tokens_body(user: AbstractBaseUser, pair: flows.TokenPair) -> dict[str, Any]:
     """What a native app receives on sign-in and refresh."""
     tokens = {"token_type": SCHEME, "access": pair.access.token, "refresh": pair.refresh.token}
     return BearerTokensSerializer({**_expiries(user, pair), **tokens}).data
 
 
-def _expiries(user: Any, pair: flows.TokenPair) -> dict[str, Any]:
+def _expiries(user: AbstractBaseUser, pair: flows.TokenPair) -> dict[str, Any]:
     return {
         "user": user,
         "access_expires": pair.access.claims.expires_at,
@@ -114,9 +118,8 @@ class _CookieEndpoint(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         # A method with no handler gets its 405 from dispatch, not a CSRF 403.
-        has_handler = request.method.lower() in self.http_method_names and hasattr(
-            self, request.method.lower()
-        )
+        method = (request.method or "").lower()
+        has_handler = method in self.http_method_names and hasattr(self, method)
         if has_handler and request.method not in ("GET", "HEAD", "OPTIONS"):
             enforce_csrf(request)
 
@@ -142,7 +145,7 @@ class LoginView(_CookieEndpoint):
         return tokens_answer(request, user, pair)
 
 
-def authenticate_credentials(request: Request, credentials: dict[str, Any]) -> Any:
+def authenticate_credentials(request: Request, credentials: dict[str, Any]) -> AbstractBaseUser:
     """The user the credentials name, behind the login limits: 429 when
     over them, 401 ``invalid_credentials`` for a wrong password."""
     try:
@@ -202,10 +205,10 @@ class HasLiveSession(IsAuthenticated):
     def has_permission(self, request: Request, view: APIView) -> bool:
         if not super().has_permission(request, view):
             return False
-        session = flows.live_session(request.auth)
+        session = flows.live_session(request.auth if isinstance(request.auth, Claims) else None)
         if session is None:
             raise exceptions.AuthenticationFailed(TokenRevoked.message, code=TokenRevoked.code)
-        request.token_session = session
+        set_token_session(request, session)
         return True
 
 
@@ -213,7 +216,7 @@ class LogoutAllView(APIView):
     permission_classes = [HasLiveSession, RecentlyAuthenticated]
 
     def post(self, request: Request) -> Response:
-        flows.log_out_everywhere(request._request, request.token_session.user)
+        flows.log_out_everywhere(request._request, token_session(request).user)
         response = Response(DetailSerializer({"detail": "Logged out on all devices."}).data)
         clear_auth_cookies(response)
         response["Clear-Site-Data"] = CLEAR_SITE_DATA
@@ -224,7 +227,7 @@ class LogoutOthersView(APIView):
     permission_classes = [HasLiveSession, RecentlyAuthenticated]
 
     def post(self, request: Request) -> Response:
-        count = flows.log_out_other_devices(request._request, request.token_session)
+        count = flows.log_out_other_devices(request._request, token_session(request))
         return Response(
             CountSerializer({"detail": f"Logged out {count} other device(s).", "count": count}).data
         )
@@ -265,15 +268,17 @@ class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer({"user": request.user, "access_expires": request.auth.expires_at}).data)
+        return Response(
+            MeSerializer({"user": request.user, "access_expires": claims_of(request).expires_at}).data
+        )
 
 
 class SessionListView(APIView):
     permission_classes = [HasLiveSession]
 
     def get(self, request: Request) -> Response:
-        sessions = LoginSession.objects.active().filter(user_id=request.token_session.user_id)
-        context = {"current_sid": request.auth.sid}
+        sessions = LoginSession.objects.active().filter(user_id=token_session(request).user_id)
+        context = {"current_sid": claims_of(request).sid}
         return Response(SessionSerializer(sessions, many=True, context=context).data)
 
 
@@ -281,8 +286,9 @@ class SessionDetailView(APIView):
     permission_classes = [HasLiveSession]
 
     def delete(self, request: Request, session_id: uuid.UUID) -> Response:
-        session = flows.log_out_device(request._request, request.token_session, session_id)
+        current = token_session(request)
+        session = flows.log_out_device(request._request, current, session_id)
         response = Response(status=status.HTTP_204_NO_CONTENT)
-        if session.pk == request.token_session.pk:
+        if session.pk == current.pk:
             clear_auth_cookies(response)
         return response

@@ -29,6 +29,7 @@ from .api import (
     rotated,
 )
 from .authentication import BearerTokenAuthentication, refuse_mixed
+from .request_attrs import token_session
 from .serializers import DetailSerializer
 
 
@@ -99,6 +100,6 @@ class AppLogoutView(_AppEndpoint):
     permission_classes = [HasLiveSession]
 
     def post(self, request: Request) -> Response:
-        session = request.token_session
+        session = token_session(request)
         flows.log_out_device(request._request, session, session.pk)
         return Response(DetailSerializer({"detail": "Logged out."}).data)

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
 from .clientip import client_ip
 from .models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+    # Who did it: a user, or request.user as it comes (only its pk is read;
+    # an AnonymousUser's is None).
+    Actor = AbstractBaseUser | AnonymousUser | None
 
 logger = logging.getLogger("tokens_app.audit")
 
@@ -48,8 +56,8 @@ def keyed_hash(value: str) -> str:
 def record(
     kind: str,
     *,
-    user: Any = None,
-    actor: Any = None,
+    user: AbstractBaseUser | None = None,
+    actor: Actor = None,
     reason: str = "",
     request: HttpRequest | None = None,
     **detail: Any,

@@ -11,9 +11,9 @@ async view is the middleware's ``request.auser()`` and ninja.py's classes.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.request import Request
@@ -22,8 +22,12 @@ from . import bearer, revocation
 from .conf import app_settings
 from .exceptions import TokenError
 from .middleware import HANDOFF_SESSION_KEY, note_cookies_read
+from .request_attrs import token_claims
 from .tokens import Claims
 from .users import TokenUser
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import _AnyUser
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -54,12 +58,13 @@ def enforce_csrf(request: Request) -> None:
         # answering here spares building a CSRFCheck on every API read.
         return
 
-    def dummy_get_response(request: HttpRequest) -> None:  # pragma: no cover - never called
-        return None
+    def dummy_get_response(request: HttpRequest) -> HttpResponse:  # pragma: no cover - never called
+        return HttpResponse()
 
     check = CSRFCheck(dummy_get_response)
     check.process_request(request)
-    reason = check.process_view(request, None, (), {})
+    # The view is not known here; the check only asks a view for csrf_exempt.
+    reason = check.process_view(request, dummy_get_response, (), {})
     if reason:
         raise exceptions.PermissionDenied(f"CSRF Failed: {reason}")
 
@@ -75,7 +80,7 @@ def _authenticated(raw: str) -> tuple[TokenUser, Claims]:
 class CookieTokenAuthentication(BaseAuthentication):
     """``request.user`` from the ``access_token`` cookie; ``request.auth`` is its Claims."""
 
-    def authenticate(self, request: Request) -> tuple[Any, Claims] | None:
+    def authenticate(self, request: Request) -> tuple[TokenUser | _AnyUser, Claims | None] | None:
         refuse_mixed(request._request)
         raw = request.COOKIES.get(app_settings.ACCESS_COOKIE)
         if not raw:
@@ -86,7 +91,7 @@ class CookieTokenAuthentication(BaseAuthentication):
         enforce_csrf(request)
         return user, claims
 
-    def _login_handoff(self, request: Request) -> tuple[Any, Claims] | None:
+    def _login_handoff(self, request: Request) -> tuple[_AnyUser, Claims | None] | None:
         """A client signed in by the test client's ``login()`` holds no token
         yet, only a one-time handoff in its Django session: the middleware
         redeems it (and sets the cookies on this response)."""
@@ -97,7 +102,7 @@ class CookieTokenAuthentication(BaseAuthentication):
         if not user.is_authenticated:
             return None
         enforce_csrf(request)
-        return user, django_request.token_claims
+        return user, token_claims(django_request)
 
     def authenticate_header(self, request: Request) -> str:
         # A WWW-Authenticate value makes DRF answer 401 rather than 403.
@@ -109,7 +114,7 @@ class BearerTokenAuthentication(BaseAuthentication):
     native app, bearer.py); no CSRF check, since nothing is ambient. Refuses
     a request that also carries an auth cookie."""
 
-    def authenticate(self, request: Request) -> tuple[Any, Claims] | None:
+    def authenticate(self, request: Request) -> tuple[TokenUser, Claims] | None:
         try:
             raw = bearer.bearer_token(request._request)
         except TokenError as exc:
@@ -123,6 +128,14 @@ class BearerTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return f'{bearer.SCHEME} realm="api"'
+
+
+def claims_of(request: Request) -> Claims:
+    """``request.auth`` for a view behind ``IsAuthenticated`` on this app's
+    authenticators: the access token's claims (401 if another one answered)."""
+    if not isinstance(request.auth, Claims):
+        raise exceptions.NotAuthenticated()
+    return request.auth
 
 
 def is_bearer(request: Request) -> bool:

@@ -19,8 +19,7 @@ cookie one.
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -75,7 +74,7 @@ def device_label(request: HttpRequest, name: str = "") -> str:
     return f"{base[:190]} (app)"
 
 
-def log_in(request: HttpRequest, user: Any, *, device: str = "") -> flows.TokenPair:
+def log_in(request: HttpRequest, user: AbstractBaseUser, *, device: str = "") -> flows.TokenPair:
     """A device session for an app: remembered (an app has no browser session
     to end with), labelled as an app on the devices page."""
     pair = flows.log_in(request, user, remember=True)

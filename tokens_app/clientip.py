@@ -57,6 +57,6 @@ def bucket(ip: str) -> str:
     return str(address)
 
 
-def ip_identity(request: HttpRequest) -> str:
+def ip_identity(request: HttpRequest | None) -> str:
     """The bucket of the request's client address."""
     return bucket(client_ip(request) or "unknown")

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from . import clock
 from .conf import app_settings
 from .exceptions import TokenError
+from .request_user import state_of
 from .tokens import Claims, verify_refresh
 
 
@@ -27,8 +28,8 @@ class Deadline:
 
 
 def _refresh_claims(request: HttpRequest) -> Claims | None:
-    state = getattr(request, "_tokens_state", None)
-    pair = getattr(state, "pair", None)
+    state = state_of(request)
+    pair = state.pair if state is not None else None
     if pair is not None:
         return pair.refresh.claims
     try:

@@ -4,12 +4,15 @@ of some users (the devices page and API, the admin, the commands)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404, HttpRequest
 
 from . import revocation
 from .models import LoginSession
+
+if TYPE_CHECKING:
+    from .audit import Actor
 
 
 def log_out_device(request: HttpRequest | None, current: LoginSession, session_id: Any) -> LoginSession:
@@ -44,7 +47,7 @@ def log_out_other_devices(request: HttpRequest | None, current: LoginSession) ->
 def force_logout(
     users: Iterable[Any],
     *,
-    actor: Any = None,
+    actor: Actor = None,
     request: HttpRequest | None = None,
     reason: str = "force_logout",
 ) -> int:

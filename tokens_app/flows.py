@@ -10,8 +10,8 @@ The steps live in modules of their own: ``signin`` (a new device session),
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -28,7 +28,7 @@ from .pairs import TokenPair, issue_pair
 from .rotation import client_fingerprint
 from .signin import start_session
 from .tokens import Claims, issue_refresh, verify_access, verify_refresh
-from .users import model_user
+from .users import RequestUser, model_user
 
 # Imported from here by views, the API, the admin and projects: the public names.
 __all__ = [
@@ -58,7 +58,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 def log_in(
-    request: HttpRequest | None, user: Any, *, now: datetime | None = None, remember: bool = True
+    request: HttpRequest | None, user: AbstractBaseUser, *, now: datetime | None = None, remember: bool = True
 ) -> TokenPair:
     """Start a device session for an authenticated ``user`` and mint its tokens.
 
@@ -76,7 +76,7 @@ def log_in(
     return pair
 
 
-def log_in_after_django_login(request: HttpRequest, user: Any) -> TokenPair:
+def log_in_after_django_login(request: HttpRequest, user: AbstractBaseUser) -> TokenPair:
     """The tokens for a login made by ``django.contrib.auth.login()`` (the
     stock admin login, DRF's browsable API, allauth), which has rotated the
     CSRF token and sent ``user_logged_in`` itself."""
@@ -200,7 +200,7 @@ def log_out(request: HttpRequest, *, reason: str = "logout") -> None:
         )
 
 
-def _loaded(user: Any) -> Any:
+def _loaded(user: RequestUser) -> AbstractBaseUser | None:
     """The model instance behind ``request.user``.
 
     A TokenUser loads its row on first use and checks it against the token;
@@ -212,12 +212,12 @@ def _loaded(user: Any) -> Any:
     return model_user(user)
 
 
-def log_out_everywhere(request: HttpRequest | None, user: Any) -> int:
+def log_out_everywhere(request: HttpRequest | None, user: RequestUser) -> int:
     """End every session of ``user``, this one included."""
-    user = _loaded(user)
-    if user is None:
+    loaded = _loaded(user)
+    if loaded is None:
         return 0  # its sessions have already been ended
-    return revocation.bump_token_version(user, reason="logout_all", actor=user, request=request)
+    return revocation.bump_token_version(loaded, reason="logout_all", actor=loaded, request=request)
 
 
 def live_session(claims: Claims | None) -> LoginSession | None:
@@ -243,14 +243,17 @@ def live_session(claims: Claims | None) -> LoginSession | None:
     return session
 
 
-def reissue_after_password_change(request: HttpRequest, user: Any) -> TokenPair:
+def reissue_after_password_change(request: HttpRequest, user: AbstractBaseUser) -> TokenPair:
     """Keep this browser signed in after its own password change ended every
     session (what ``update_session_auth_hash`` does for Django sessions)."""
-    current = LoginSession.objects.filter(pk=session_id_from(request)).only("persistent").first()
+    session_id = session_id_from(request)
+    current = None
+    if session_id is not None:  # no device session: no query
+        current = LoginSession.objects.filter(pk=session_id).only("persistent").first()
     return log_in(request, user, remember=current.persistent if current is not None else True)
 
 
-def reauthenticate(request: HttpRequest, user: Any, *, now: datetime | None = None) -> TokenPair:
+def reauthenticate(request: HttpRequest, user: AbstractBaseUser, *, now: datetime | None = None) -> TokenPair:
     """The user typed their password again on this device: note the time
     (``auth_time``) and rotate its tokens to carry it. Raises TokenRevoked if
     this device's session has ended meanwhile."""

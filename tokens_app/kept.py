@@ -37,15 +37,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import resolve_url
 
 from . import throttling
 from .conf import app_settings
 from .exceptions import TokenError
+from .request_attrs import token_claims
 from .tokens import Claims, verify_access, verify_refresh
 
 logger = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ class Entry:
 def never_kept(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Mark a view whose form is not worth keeping (it asks for a password
     and little else, such as "Confirm your password"): outermost decorator."""
+    # A mark on the function object, as Django's csrf_exempt sets its own.
     view.tokens_never_kept = True  # type: ignore[attr-defined]
     return view
 
@@ -89,12 +92,7 @@ def _key(entry_id: str) -> str:
     return "tokens_app:kept:" + hashlib.sha256(entry_id.encode()).hexdigest()
 
 
-def _samesite() -> Any:
-    # A setting's str, which django-stubs types as one of its literals.
-    return app_settings.COOKIE_SAMESITE
-
-
-def _set_cookie(response: HttpResponse, value: str) -> None:
+def _set_cookie(response: HttpResponseBase, value: str) -> None:
     response.set_cookie(
         cookie_name(),
         value,
@@ -102,15 +100,15 @@ def _set_cookie(response: HttpResponse, value: str) -> None:
         path="/",
         secure=app_settings.COOKIE_SECURE,
         httponly=True,
-        samesite=_samesite(),
+        samesite=app_settings.COOKIE_SAMESITE,
     )
 
 
-def clear_cookie(response: HttpResponse) -> None:
-    response.delete_cookie(cookie_name(), path="/", samesite=_samesite())
+def clear_cookie(response: HttpResponseBase) -> None:
+    response.delete_cookie(cookie_name(), path="/", samesite=app_settings.COOKIE_SAMESITE)
 
 
-def _turned_away(request: HttpRequest, response: HttpResponse) -> bool:
+def _turned_away(request: HttpRequest, response: HttpResponseBase) -> bool:
     """A form POST answered with the redirect to the login page."""
     if request.method != "POST" or response.status_code not in (301, 302, 303):
         return False
@@ -123,7 +121,7 @@ def _turned_away(request: HttpRequest, response: HttpResponse) -> bool:
     return urlsplit(response.get("Location", "")).path == login_path
 
 
-def _signed_in_still(request: HttpRequest, response: HttpResponse) -> bool:
+def _signed_in_still(request: HttpRequest, response: HttpResponseBase) -> bool:
     # A signed-in user sent to the login page by a permission check has a
     # live session: nothing ended. A session found dead in the database
     # (live_session_required) clears the cookies on this response.
@@ -149,7 +147,7 @@ def _claims_of_ended(raw: str | None, verify: Any) -> Claims | None:
 
 
 def _owner(request: HttpRequest) -> tuple[str | None, str | None]:
-    claims = getattr(request, "token_claims", None)
+    claims = token_claims(request)
     claims = claims or _claims_of_ended(request.COOKIES.get(app_settings.REFRESH_COOKIE), verify_refresh)
     claims = claims or _claims_of_ended(request.COOKIES.get(app_settings.ACCESS_COOKIE), verify_access)
     if claims is not None:
@@ -176,7 +174,7 @@ def _keepable(request: HttpRequest) -> list[tuple[str, str]]:
     ]
 
 
-def capture(request: HttpRequest, response: HttpResponse) -> None:
+def capture(request: HttpRequest, response: HttpResponseBase) -> None:
     """TokenAuthenticationMiddleware's hook: keep a POST turned away to sign in."""
     if not _turned_away(request, response) or _signed_in_still(request, response):
         return
@@ -243,7 +241,7 @@ def notice(request: HttpRequest) -> dict[str, Any] | None:
     return None
 
 
-def _same_user(request: HttpRequest, entry: Entry, user: Any) -> bool:
+def _same_user(request: HttpRequest, entry: Entry, user: AbstractBaseUser) -> bool:
     if entry.owner is not None:
         return entry.owner == str(user.pk)
     # The device cookie of this request is the one the POST came with (the
@@ -252,7 +250,7 @@ def _same_user(request: HttpRequest, entry: Entry, user: Any) -> bool:
     return bool(sent) and sent == entry.device and bool(throttling.known_device(request, user.get_username()))
 
 
-def after_sign_in(request: HttpRequest, response: HttpResponse, user: Any) -> HttpResponse:
+def after_sign_in(request: HttpRequest, response: HttpResponse, user: AbstractBaseUser) -> HttpResponse:
     """The login's answer: to the kept form if it is ``user``'s; anyone
     else's is discarded."""
     entry_id, entry = _load(request)

@@ -51,7 +51,7 @@ def known_device(request: HttpRequest | None, username: str) -> str | None:
     raw = request.COOKIES.get(app_settings.DEVICE_COOKIE, "") if request is not None else ""
     if not raw or len(raw) > _MAX_DEVICE_COOKIE:
         return None
-    max_age = app_settings.DEVICE_COOKIE_LIFETIME.total_seconds()
+    max_age = app_settings.DEVICE_COOKIE_LIFETIME
     try:
         payload = signing.loads(raw, salt=_DEVICE_SALT, max_age=max_age)
     except signing.BadSignature:

@@ -13,20 +13,24 @@ I/O), and ``await request.auser()`` resolves the user natively.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.middleware import AuthenticationMiddleware
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.functional import SimpleLazyObject
 
 from . import kept
 from .conf import app_settings
 from .cookies import clear_auth_cookie, clear_auth_cookies, set_auth_cookies
+from .request_attrs import set_token_claims
 from .request_user import (
     HANDOFF_SESSION_KEY,
     State,
+    attach_state,
     auser_of,
     deliver_tokens,
     forget_tokens,
@@ -34,7 +38,10 @@ from .request_user import (
     state_of,
     user_of,
 )
-from .tokens import Claims, is_malformed
+from .tokens import is_malformed
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import _AnyUser
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +55,11 @@ __all__ = [
 ]
 
 
-def _sets_auth_cookies(response: HttpResponse) -> bool:
+def _sets_auth_cookies(response: HttpResponseBase) -> bool:
     return app_settings.ACCESS_COOKIE in response.cookies or app_settings.REFRESH_COOKIE in response.cookies
 
 
-def _keep_private(response: HttpResponse) -> None:
+def _keep_private(response: HttpResponseBase) -> None:
     # One user's page, or a Set-Cookie carrying their tokens: no shared cache
     # may keep it, nor the browser's history once they signed out.
     patch_vary_headers(response, ("Cookie",))
@@ -66,11 +73,12 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
     A subclass of it, so the admin's system check accepts it.
     """
 
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         # MiddlewareMixin's (async mode: an async get_response) would run
         # both halves in a thread; they do no I/O and need none.
         self.process_request(request)
-        response = await self.get_response(request)
+        # Django calls __acall__ only in async mode: get_response is a coroutine function.
+        response = await cast("Awaitable[HttpResponseBase]", self.get_response(request))
         if request.method == "POST" and getattr(state_of(request), "touched", False):
             # The one case with I/O: kept.capture may keep the form in the cache.
             return await sync_to_async(self.process_response)(request, response)
@@ -86,14 +94,16 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
             logger.warning("duplicate auth cookies %s: treated as signed out", ",".join(duplicated))
             for name in (app_settings.ACCESS_COOKIE, app_settings.REFRESH_COOKIE):
                 request.COOKIES.pop(name, None)
-            request._tokens_state = State(conflicting=True)
+            attach_state(request, State(conflicting=True))
         else:
-            request._tokens_state = State(discard=_malformed_cookies(request))
-        request.token_claims: Claims | None = None
-        request.user = SimpleLazyObject(partial(user_of, request))
-        request.auser = partial(auser_of, request)
+            attach_state(request, State(discard=_malformed_cookies(request)))
+        set_token_claims(request, None)
+        # A TokenUser stands in for the user model (users.py); request.user is
+        # a lazy proxy of it, as Django's own middleware puts there.
+        request.user = cast("_AnyUser", SimpleLazyObject(partial(user_of, request)))
+        request.auser = cast("Callable[[], Awaitable[_AnyUser]]", partial(auser_of, request))
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         state = state_of(request)
         if state is None:
             return response
@@ -110,7 +120,7 @@ class TokenAuthenticationMiddleware(AuthenticationMiddleware):
         return response
 
 
-def _discard_malformed(response: HttpResponse, state: State) -> None:
+def _discard_malformed(response: HttpResponseBase, state: State) -> None:
     if state.discard:
         patch_vary_headers(response, ("Cookie",))
     for name in state.discard:
@@ -121,7 +131,7 @@ def _discard_malformed(response: HttpResponse, state: State) -> None:
             clear_auth_cookie(response, name)
 
 
-def _keep_conflicting_cookies(response: HttpResponse) -> None:
+def _keep_conflicting_cookies(response: HttpResponseBase) -> None:
     """Never delete our cookies while a planted twin is present: only ours
     (host-only) would go, and the next request would carry the planted one
     alone, inside the attacker's account. Both stay, so every request is
@@ -149,7 +159,7 @@ def _malformed_cookies(request: HttpRequest) -> tuple[str, ...]:
     return tuple(name for name in names if request.COOKIES.get(name) and is_malformed(request.COOKIES[name]))
 
 
-def _update_cookies(response: HttpResponse, state: State) -> None:
+def _update_cookies(response: HttpResponseBase, state: State) -> None:
     patch_vary_headers(response, ("Cookie",))
     if app_settings.ACCESS_COOKIE in response.cookies:
         return  # the view logged in or out and set its own cookies

@@ -22,7 +22,7 @@ Needs django-ninja (the ``ninja`` extra); nothing else in the app imports it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -33,6 +33,7 @@ from ninja.utils import check_csrf
 from . import bearer, revocation
 from .conf import app_settings
 from .exceptions import TokenError
+from .request_attrs import set_token_claims
 from .request_user import averify_current_access, note_cookies_read
 from .tokens import Claims
 from .users import TokenUser
@@ -62,8 +63,10 @@ def register(api: NinjaAPI) -> None:
         body = {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"}
         return api.create_response(request, body, status=exc.status_code)
 
-    api.add_exception_handler(TokenAuthFailed, refused)
-    api.add_exception_handler(AuthenticationError, unauthenticated)
+    # ninja.main.ExcHandler types a handler's exception as "the instance or its
+    # class"; ninja only ever passes the instance (NinjaAPI.on_exception).
+    api.add_exception_handler(TokenAuthFailed, refused)  # type: ignore[arg-type]
+    api.add_exception_handler(AuthenticationError, unauthenticated)  # type: ignore[arg-type]
 
 
 def _refuse_mixed(request: HttpRequest) -> None:
@@ -88,7 +91,7 @@ async def _aclaims(raw: str) -> Claims:
 
 
 def _user(request: HttpRequest, claims: Claims) -> TokenUser:
-    request.token_claims = claims
+    set_token_claims(request, claims)
 
     def revoked(error: TokenError) -> None:
         raise TokenAuthFailed.from_error(error)
@@ -127,6 +130,7 @@ class CookieAuth(APIKeyCookie):
 class AsyncCookieAuth(CookieAuth):
     """CookieAuth for async operations: no thread at steady state."""
 
+    # ninja awaits an auth class's coroutine; its base class declares a sync method.
     async def authenticate(self, request: HttpRequest, key: str | None) -> TokenUser | None:  # type: ignore[override]
         if not key:
             return None
@@ -139,7 +143,8 @@ class AsyncCookieAuth(CookieAuth):
 class BearerAuth(HttpBearer):
     """``Authorization: Bearer <access>`` (a native app); no CSRF."""
 
-    def __call__(self, request: HttpRequest) -> Any:
+    # A coroutine from AsyncBearerAuth, which ninja awaits.
+    def __call__(self, request: HttpRequest) -> TokenUser | Awaitable[TokenUser] | None:
         try:
             raw = bearer.bearer_token(request)
         except TokenError as error:
@@ -156,5 +161,6 @@ class BearerAuth(HttpBearer):
 class AsyncBearerAuth(BearerAuth):
     """BearerAuth for async operations: no thread at steady state."""
 
+    # As AsyncCookieAuth.authenticate: a coroutine where the base is sync.
     async def authenticate(self, request: HttpRequest, token: str) -> TokenUser:  # type: ignore[override]
         return _user(request, await _aclaims(token))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
 
 from .lifetimes import session_deadline
 from .models import LoginSession
@@ -16,7 +17,7 @@ from .tokens import IssuedToken, issue_access, issue_refresh
 class TokenPair:
     access: IssuedToken
     refresh: IssuedToken
-    user: Any
+    user: AbstractBaseUser
     # Set by a sign-in only: the device cookie that lets this browser past
     # the account-wide login limit later (throttling.py).
     device: str | None = None
@@ -24,7 +25,7 @@ class TokenPair:
     persistent: bool = True
 
 
-def issue_pair(user: Any, session: LoginSession, *, now: datetime) -> TokenPair:
+def issue_pair(user: AbstractBaseUser, session: LoginSession, *, now: datetime) -> TokenPair:
     """Tokens for ``session``'s current jti: capped at its deadline, carrying its auth_time."""
     deadline = session_deadline(session)
     auth_time = session.auth_time or session.created_at

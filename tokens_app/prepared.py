@@ -23,7 +23,9 @@ from typing import Any
 
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models.query import get_related_populators
+
+# Django's own helper for select_related rows; django-stubs does not declare it.
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]
 
 from .models import LoginSession
 

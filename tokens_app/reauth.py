@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from . import clock
 from .conf import app_settings
+from .request_attrs import token_claims
 from .tokens import Claims
 
 
@@ -79,7 +80,7 @@ def reauthentication_required(
                 # Signed out: the view's own login_required (or the admin's
                 # login redirect) answers, as it would without this check.
                 return view_func(request, *args, **kwargs)
-            if is_recent(getattr(request, "token_claims", None)):
+            if is_recent(token_claims(request)):
                 return view_func(request, *args, **kwargs)
             if request.method not in ("GET", "HEAD"):
                 messages.info(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models import Model
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -90,7 +91,9 @@ def _end_deleted_session(sender: type[Model], instance: Any, **kwargs: Any) -> N
     session_deleted(instance)
 
 
-def _tokens_for_django_login(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+def _tokens_for_django_login(
+    sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
+) -> None:
     """user_logged_in: whoever called ``django.contrib.auth.login()`` (the
     stock admin login, DRF's browsable API, allauth) gets a device session,
     and the middleware sets our cookies on that response."""
@@ -99,7 +102,9 @@ def _tokens_for_django_login(sender: Any, request: HttpRequest, user: Any, **kwa
     middleware.deliver_tokens(request, flows.log_in_after_django_login(request, user))
 
 
-def _end_device_on_django_logout(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+def _end_device_on_django_logout(
+    sender: type, request: HttpRequest | None, user: AbstractBaseUser | None, **kwargs: Any
+) -> None:
     """user_logged_out: ``django.contrib.auth.logout()`` ends this device's
     session too, and the middleware clears our cookies."""
     if request is not None:

@@ -22,10 +22,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -42,8 +43,12 @@ from .exceptions import (
     TokenReused,
     TokenRevoked,
 )
+from .request_attrs import set_token_claims
 from .tokens import Claims, verify_access
 from .users import TokenUser
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +72,28 @@ class State:
     # the API's authentication): it is that user's alone.
     read_cookies: bool = False
     # The resolved user, shared by request.user and request.auser().
-    user: Any = None
+    user: TokenUser | AnonymousUser | None = None
+
+
+_STATE_ATTRIBUTE = "_tokens_state"
+
+
+def attach_state(request: HttpRequest, state: State) -> None:
+    """Start ``request``'s bookkeeping (the middleware's process_request)."""
+    setattr(request, _STATE_ATTRIBUTE, state)
 
 
 def state_of(request: HttpRequest) -> State | None:
-    return getattr(request, "_tokens_state", None)
+    """``request``'s bookkeeping; None if the middleware did not see it."""
+    state: State | None = getattr(request, _STATE_ATTRIBUTE, None)
+    return state
+
+
+def current_state(request: HttpRequest) -> State:
+    """``request``'s bookkeeping, where the middleware has run (an
+    AttributeError elsewhere, as reading the attribute itself would be)."""
+    state: State = getattr(request, _STATE_ATTRIBUTE)
+    return state
 
 
 def note_cookies_read(request: HttpRequest) -> None:
@@ -82,24 +104,25 @@ def note_cookies_read(request: HttpRequest) -> None:
         state.read_cookies = True
 
 
-def user_of(request: HttpRequest) -> Any:
+def user_of(request: HttpRequest) -> TokenUser | AnonymousUser:
     """``request.user``: resolved on first use, then kept."""
-    state: State = request._tokens_state
+    state = current_state(request)
     if state.user is None:
         state.user = resolve_user(request)
     return state.user
 
 
-async def auser_of(request: HttpRequest) -> Any:
+async def auser_of(request: HttpRequest) -> TokenUser | AnonymousUser:
     """``await request.auser()``: the same user, resolved natively when the
     access token answers (the steady state)."""
-    state: State = request._tokens_state
+    state = current_state(request)
     if state.user is None:
         state.user = await _aresolve_user(request)
     return state.user
 
 
 def _say_why(request: HttpRequest, error: TokenError) -> None:
+    text: StrOrPromise
     if isinstance(error, SessionMaxLifetime | SessionLimitReached | SessionReported):
         # A session policy ended it: its own message says which.
         text = error.message
@@ -133,8 +156,10 @@ def _revoker(request: HttpRequest, state: State) -> Callable[[TokenError], None]
     return revoked
 
 
-def _signed_in(request: HttpRequest, state: State, claims: Claims, user: Any = None) -> TokenUser:
-    request.token_claims = claims
+def _signed_in(
+    request: HttpRequest, state: State, claims: Claims, user: AbstractBaseUser | None = None
+) -> TokenUser:
+    set_token_claims(request, claims)
     return TokenUser(claims, on_revoked=_revoker(request, state), user=user)
 
 
@@ -144,8 +169,8 @@ def _from_pair(request: HttpRequest, state: State, pair: flows.TokenPair) -> Tok
     return _signed_in(request, state, pair.access.claims, user=pair.user)
 
 
-def resolve_user(request: HttpRequest) -> Any:
-    state: State = request._tokens_state
+def resolve_user(request: HttpRequest) -> TokenUser | AnonymousUser:
+    state = current_state(request)
     state.touched = True
     if state.conflicting:
         messages.warning(request, _CONFLICTING_COOKIES, fail_silently=True)
@@ -183,8 +208,8 @@ def resolve_user(request: HttpRequest) -> Any:
     return _from_pair(request, state, pair)
 
 
-async def _aresolve_user(request: HttpRequest) -> Any:
-    state: State = request._tokens_state
+async def _aresolve_user(request: HttpRequest) -> TokenUser | AnonymousUser:
+    state = current_state(request)
     access = request.COOKIES.get(app_settings.ACCESS_COOKIE)
     if access and not state.conflicting:
         claims = await _honoured_access(access)
@@ -221,7 +246,7 @@ async def _honoured_access(raw: str) -> Claims | None:
         return None
 
 
-def _redeem_login_handoff(request: HttpRequest, state: State) -> Any:
+def _redeem_login_handoff(request: HttpRequest, state: State) -> TokenUser | AnonymousUser:
     """The first tokens of a login made where no response could carry them
     (see ``deliver_tokens``); the handoff is popped, and works once."""
     try:
@@ -244,7 +269,7 @@ def deliver_tokens(request: HttpRequest, pair: flows.TokenPair) -> None:
     state = state_of(request)
     if state is not None:
         state.touched, state.pair, state.clear = True, pair, False
-        request.token_claims = pair.access.claims
+        set_token_claims(request, pair.access.claims)
     elif hasattr(request, "session"):
         request.session[HANDOFF_SESSION_KEY] = pair.access.claims.sid
 
@@ -256,4 +281,4 @@ def forget_tokens(request: HttpRequest) -> None:
     state = state_of(request)
     if state is not None:
         state.touched, state.pair, state.clear = True, None, True
-        request.token_claims = None
+        set_token_claims(request, None)

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
 
+    from .audit import Actor
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,7 +60,7 @@ def bump_token_version(
     user: AbstractBaseUser,
     *,
     reason: str,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     request: HttpRequest | None = None,
 ) -> int:
     """End every session of ``user``: one atomic ``token_version + 1``.
@@ -98,7 +100,7 @@ def _increment(user_id: object) -> int:
         # The user's first bump: the one-to-one row is created on demand. A
         # concurrent first bump's INSERT is waited for, then found; both
         # increments then apply, so two bumps still give +2.
-        model._default_manager.get_or_create(**{user_lookup: user_id})
+        model._default_manager.get_or_create(defaults=None, **{user_lookup: user_id})
         rows.update(**{field: F(field) + 1})
     # Inside the transaction our UPDATE holds the row lock, so this reads
     # our own increment, not a concurrent one.
@@ -109,7 +111,7 @@ def revoke_session(
     session: LoginSession,
     *,
     reason: str,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     request: HttpRequest | None = None,
 ) -> bool:
     """End one device session. Returns False when it had already ended."""
@@ -144,7 +146,7 @@ def revoke_sessions(
     sessions: Iterable[LoginSession],
     *,
     reason: str,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor = None,
     request: HttpRequest | None = None,
 ) -> int:
     return sum(revoke_session(s, reason=reason, actor=actor, request=request) for s in sessions)
@@ -267,7 +269,7 @@ def _read_cache(keys: tuple[str, str]) -> tuple[int | None, bool | None]:
     return version, None if ended is None else bool(ended)
 
 
-def _database_version(user_id: object) -> int:
+def _database_version(user_id: str) -> int:
     """The user's token_version, or -1 (matches no token) if they are gone or inactive."""
     User = get_user_model()
     version = (

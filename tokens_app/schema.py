@@ -53,7 +53,9 @@ class CookieTokenScheme(OpenApiAuthenticationExtension):
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="A human-readable, translatable message.")
     code = serializers.CharField(help_text="A stable code, e.g. token_expired, invalid_credentials.")
-    errors = serializers.DictField(
+    # A field, not Serializer.errors: the serializer metaclass takes declared
+    # fields out of the class body, so the property is untouched.
+    errors = serializers.DictField(  # type: ignore[assignment]
         required=False,
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Per-field messages, with code 'invalid' (400 only).",

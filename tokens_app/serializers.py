@@ -41,7 +41,9 @@ class _ProfileField(serializers.CharField):
         super().__init__(allow_blank=True, **kwargs)
 
     def get_attribute(self, instance: Any) -> Any:
-        return getattr(instance, self.source, "")
+        source = self.source
+        assert isinstance(source, str)  # a bound field: DRF made its name the source
+        return getattr(instance, source, "")
 
 
 class UserSerializer(serializers.Serializer):

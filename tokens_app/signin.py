@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from . import alerts, audit, revocation, throttling
@@ -20,13 +20,14 @@ from .pairs import TokenPair, issue_pair
 
 
 def start_session(
-    request: HttpRequest | None, user: Any, *, now: datetime, remember: bool = True
+    request: HttpRequest | None, user: AbstractBaseUser, *, now: datetime, remember: bool = True
 ) -> TokenPair:
     """A new device session for ``user`` and its first tokens."""
     meta = request.META if request is not None else {}
     ip = client_ip(request)
     session = LoginSession(
-        user=user,
+        # Any instance of AUTH_USER_MODEL; the plugin types the key as the demo site's model.
+        user=user,  # type: ignore[misc]
         created_at=now,
         last_used_at=now,
         user_agent=describe(meta.get("HTTP_USER_AGENT", ""))[:200],

@@ -65,6 +65,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
 
+    from .audit import Actor
+
 logger = logging.getLogger(__name__)
 
 LOGIN_ACCOUNT = "login_account"
@@ -207,9 +209,7 @@ def lockout_remaining(user: AbstractBaseUser) -> int | None:
     return account_counter(user.get_username()).retry_after()
 
 
-def clear_lockout(
-    user: AbstractBaseUser, *, actor: AbstractBaseUser | None = None, request: HttpRequest | None = None
-) -> bool:
+def clear_lockout(user: AbstractBaseUser, *, actor: Actor = None, request: HttpRequest | None = None) -> bool:
     """Forget the account's failed logins, from every client; True if it was locked."""
     account = account_key(user.get_username())
     counter = account_counter(user.get_username())
@@ -228,7 +228,7 @@ def clear_lockout(
     return was_locked
 
 
-def clear_ip(ip: str, *, actor: AbstractBaseUser | None = None, request: HttpRequest | None = None) -> None:
+def clear_ip(ip: str, *, actor: Actor = None, request: HttpRequest | None = None) -> None:
     """Forget every per-IP count of ``ip`` (login, reset, refresh)."""
 
     identity = bucket(ip)

@@ -85,7 +85,7 @@ def _issue(
     typ: str,
     user: AbstractBaseUser,
     *,
-    session_id: str,
+    session_id: uuid.UUID | str,
     jti: str | None,
     now: datetime | None,
     not_after: datetime | None = None,
@@ -146,7 +146,7 @@ def _payload(claims: Claims) -> dict[str, Any]:
 def issue_access(
     user: AbstractBaseUser,
     *,
-    session_id: str,
+    session_id: uuid.UUID | str,
     now: datetime | None = None,
     not_after: datetime | None = None,
     auth_time: datetime | None = None,
@@ -164,7 +164,7 @@ def issue_access(
 def issue_refresh(
     user: AbstractBaseUser,
     *,
-    session_id: str,
+    session_id: uuid.UUID | str,
     jti: str | None = None,
     now: datetime | None = None,
     not_after: datetime | None = None,
@@ -286,6 +286,7 @@ def sign_feed(payload: dict[str, object]) -> str:
     from ever passing for an access token, here or there."""
     keyring = access_keyring()
     key = keyring.current
+    assert key.signing is not None  # the current key of a keyring always signs
     return jwt.encode(
         {**payload, "iss": app_settings.ISSUER, "typ": "revocations"},
         key.signing,

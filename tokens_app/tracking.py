@@ -55,7 +55,8 @@ def _redis_connector(cache: Any, key_base: str) -> Callable[[], Any] | None:
 
     if not isinstance(cache, RedisCache):
         return None
-    pool = cache._cache._get_connection_pool(True)
+    # RedisCache's client (private, undeclared by django-stubs) holds the pool.
+    pool = cache._cache._get_connection_pool(True)  # type: ignore[attr-defined]
     # RESP2 (invalidations as Pub/Sub messages on the redirect connection),
     # no health-check PING of redis-py's own, and a name operators can find.
     name = "tokens-tracking:" + "".join(c for c in key_base if c.isalnum() or c in ":-_")

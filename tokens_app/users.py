@@ -59,6 +59,9 @@ def _load(claims: Claims, on_revoked: OnRevoked | None) -> AbstractBaseUser | An
 
 
 class TokenUser(SimpleLazyObject):
+    # LazyObject's own machinery, which django-stubs does not declare.
+    _setup: Callable[[], None]
+
     def __init__(
         self, claims: Claims, on_revoked: OnRevoked | None = None, *, user: AbstractBaseUser | None = None
     ) -> None:
@@ -96,8 +99,10 @@ class TokenUser(SimpleLazyObject):
     def is_anonymous(self) -> bool:
         return False
 
-    @property
-    def __class__(self) -> type:  # type: ignore[override]
+    # A read-only property over object's writable __class__ (mypy: misc):
+    # assigning it is forwarded to the loaded user by LazyObject anyway.
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
         # isinstance() and the template engine ask for the class; the model
         # class is the honest answer, and it needs no query (see above).
         return get_user_model()
@@ -115,6 +120,11 @@ class TokenUser(SimpleLazyObject):
         return f"<TokenUser {self.__dict__['_claims'].sub}>"
 
 
+# request.user as it comes: a user, a TokenUser standing in for one, or AnonymousUser.
+RequestUser = AbstractBaseUser | AnonymousUser | TokenUser
+
+
+# Any request.user, duck-typed: DRF's, another app's, or ours.
 def model_user(user: Any) -> AbstractBaseUser | None:
     """The model instance behind any ``request.user`` (the middleware's lazy
     one, DRF's, a TokenUser, or a plain instance); None if not signed in.

@@ -38,6 +38,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.http import parse_cookie
@@ -218,7 +219,7 @@ def _fan_out(group: str, message: dict[str, Any]) -> None:
 
 # on_commit: at once in autocommit, else once the caller's transaction (the
 # admin's change form, say) commits, so a reconnect never sees the old state.
-def _user_revoked(sender: Any, user: Any, version: int, **kwargs: Any) -> None:
+def _user_revoked(sender: type, user: AbstractBaseUser, version: int, **kwargs: Any) -> None:
     group = user_group(user.pk)
     transaction.on_commit(lambda: _fan_out(group, {"type": REVOKED, "version": version}))
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpResponse
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 from tokens_app import flows
 from tokens_app.cookies import set_auth_cookies
@@ -36,7 +37,7 @@ from tokens_app.cookies import set_auth_cookies
 __all__ = ["force_login"]
 
 
-def force_login(client: Any, user: Any, **request_meta: Any) -> flows.TokenPair:
+def force_login(client: Client, user: AbstractBaseUser, **request_meta: Any) -> flows.TokenPair:
     """Sign ``client`` in as ``user`` (no password needed) and return the token pair.
 
     ``request_meta`` is the login request's META, as for ``client.post``:

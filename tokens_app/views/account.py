@@ -26,6 +26,8 @@ from tokens_app.cookies import clear_auth_cookies
 from tokens_app.exceptions import TokenError, TokenRevoked
 from tokens_app.models import LoginSession
 from tokens_app.reauth import reauthentication_required
+from tokens_app.request_attrs import set_token_session, token_claims, token_session
+from tokens_app.request_user import current_state
 from tokens_app.tokens import verify_refresh
 
 View_ = Callable[..., HttpResponse]
@@ -47,17 +49,17 @@ def live_session_required(view: View_) -> View_:
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        session = flows.live_session(request.token_claims)  # type: ignore[attr-defined]
+        session = flows.live_session(token_claims(request))
         if session is None:
             return session_ended(request)
-        request.token_session = session  # type: ignore[attr-defined]
+        set_token_session(request, session)
         return view(request, *args, **kwargs)
 
     return wrapped
 
 
 def _refresh_expiry(request: HttpRequest) -> datetime | None:
-    pair = request._tokens_state.pair  # type: ignore[attr-defined]
+    pair = current_state(request).pair
     if pair is not None:
         return pair.refresh.claims.expires_at
     try:
@@ -69,7 +71,7 @@ def _refresh_expiry(request: HttpRequest) -> datetime | None:
 @never_cache
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    claims = request.token_claims  # type: ignore[attr-defined]
+    claims = token_claims(request)
     return render(
         request,
         "tokens_app/home.html",
@@ -84,11 +86,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @live_session_required
 def sessions(request: HttpRequest) -> HttpResponse:
-    current = request.token_session  # type: ignore[attr-defined]
+    current = token_session(request)
     rows = list(LoginSession.objects.active().filter(user_id=current.user_id))
     for row in rows:
-        row.is_current = row.pk == current.pk  # type: ignore[attr-defined]
-        row.ends_at = flows.session_deadline(row)  # type: ignore[attr-defined]
+        row.is_current = row.pk == current.pk
+        row.ends_at = flows.session_deadline(row)
     return render(request, "tokens_app/sessions.html", {"sessions": rows})
 
 
@@ -97,7 +99,7 @@ def sessions(request: HttpRequest) -> HttpResponse:
 @login_required
 @live_session_required
 def revoke_session(request: HttpRequest, session_id: Any) -> HttpResponse:
-    current = request.token_session  # type: ignore[attr-defined]
+    current = token_session(request)
     session = flows.log_out_device(request, current, session_id)
     if session.pk == current.pk:
         messages.success(request, _("You have been logged out."))
@@ -114,7 +116,7 @@ def revoke_session(request: HttpRequest, session_id: Any) -> HttpResponse:
 @live_session_required
 @reauthentication_required
 def revoke_other_sessions(request: HttpRequest) -> HttpResponse:
-    count = flows.log_out_other_devices(request, request.token_session)  # type: ignore[attr-defined]
+    count = flows.log_out_other_devices(request, token_session(request))
     messages.success(request, _("Logged out %(count)d other device(s).") % {"count": count})
     return redirect("sessions")
 

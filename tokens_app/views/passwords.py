@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -23,9 +23,13 @@ from tokens_app import audit, background, flows, throttling, versions
 from tokens_app.cookies import clear_auth_cookies, set_auth_cookies
 from tokens_app.models import AuditEvent
 from tokens_app.reauth import reauthentication_required
+from tokens_app.request_attrs import token_claims
 
 from .account import session_ended
 from .forms import DeferredPasswordResetForm
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import _User
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ class ResetTokenGenerator(PasswordResetTokenGenerator):
     # Unchanged since views.py was one module: links already mailed stay good.
     key_salt = "tokens_app.views.ResetTokenGenerator"
 
-    def _make_hash_value(self, user: Any, timestamp: int) -> str:
+    def _make_hash_value(self, user: _User, timestamp: int) -> str:
         return f"{super()._make_hash_value(user, timestamp)}{versions.of(user)}"
 
 
@@ -57,7 +61,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # Django's dispatch (login_required, CSRF, sensitive parameters) runs
         # for signed-in users whose session is live; an ended one is signed out.
-        if request.user.is_authenticated and flows.live_session(request.token_claims) is None:  # type: ignore[attr-defined]
+        if request.user.is_authenticated and flows.live_session(token_claims(request)) is None:
             return session_ended(request)
         return super().dispatch(request, *args, **kwargs)
 
@@ -94,7 +98,8 @@ class PasswordResetView(auth_views.PasswordResetView):
         # gone out (the server closes the response after sending it), so the
         # answer's timing cannot tell: the audit rows, then the mail, on the
         # background thread. Whether an account was found or not, the same
-        # task is queued.
+        # task is queued. (_resource_closers: Django's private list of what
+        # close() runs, undeclared by django-stubs.)
         response._resource_closers.append(partial(self._after_response, form))  # type: ignore[attr-defined]
         return response
 

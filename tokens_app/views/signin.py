@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -24,9 +24,13 @@ from tokens_app import flows, kept
 from tokens_app.cookies import clear_auth_cookies, set_auth_cookies
 from tokens_app.exceptions import TokenError
 from tokens_app.reauth import reauthentication_required
+from tokens_app.request_attrs import token_session
 
 from .account import live_session_required
 from .forms import ReauthenticationForm, ThrottledAuthenticationForm, answer_throttled
+
+if TYPE_CHECKING:
+    from tokens_app.request_attrs import AuthenticatedHttpRequest
 
 # Logging out also asks the browser to drop everything the site stored
 # (W3C Clear-Site-Data): cookies of any name and path, localStorage and the like.
@@ -111,7 +115,7 @@ def logged_out(request: HttpRequest) -> HttpResponse:
 @live_session_required
 @reauthentication_required
 def logout_all(request: HttpRequest) -> HttpResponse:
-    flows.log_out_everywhere(request, request.token_session.user)  # type: ignore[attr-defined]
+    flows.log_out_everywhere(request, token_session(request).user)
     response = redirect(f"{reverse('logged_out')}?everywhere=1")
     clear_auth_cookies(response)
     response["Clear-Site-Data"] = CLEAR_SITE_DATA
@@ -130,7 +134,7 @@ def _safe_next(request: HttpRequest) -> str:
 @csrf_protect
 @never_cache
 @login_required
-def reauthenticate(request: HttpRequest) -> HttpResponse:
+def reauthenticate(request: AuthenticatedHttpRequest) -> HttpResponse:
     """ "Confirm your password": renews auth_time, then back to the pending action."""
     next_url = _safe_next(request)
     form = ReauthenticationForm(request.POST if request.method == "POST" else None, request=request)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tokens_app import throttling
 
@@ -14,11 +15,11 @@ class Command(BaseCommand):
         "and with --ip the per-IP login, reset and refresh counts of an address."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("usernames", nargs="*", metavar="USERNAME")
         parser.add_argument("--ip", action="append", default=[], metavar="ADDRESS", help="Also clear an IP.")
 
-    def handle(self, *args, usernames: list[str], ip: list[str], **options) -> None:
+    def handle(self, *args: str, usernames: list[str], ip: list[str], **options: Any) -> None:
         if not usernames and not ip:
             raise CommandError("Name one or more usernames, or pass --ip ADDRESS.")
         for address in ip:

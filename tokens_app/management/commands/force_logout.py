@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tokens_app import flows
 
@@ -9,11 +11,11 @@ from tokens_app import flows
 class Command(BaseCommand):
     help = "End every session of the named users (or of all users with --all)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("usernames", nargs="*", metavar="USERNAME")
         parser.add_argument("--all", action="store_true", help="Log out every user.")
 
-    def handle(self, *args, usernames: list[str], all: bool, **options) -> None:
+    def handle(self, *args: str, usernames: list[str], all: bool, **options: Any) -> None:
         User = get_user_model()
         if all == bool(usernames):
             raise CommandError("Name one or more usernames, or pass --all (not both).")

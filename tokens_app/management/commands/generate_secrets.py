@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tokens_app.conf import app_settings
 from tokens_app.keys import ASYMMETRIC_ALGORITHMS, generate_private_key_pem, public_pem, write_secret_file
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         "its public key beside it (KEY_FILE.pub), and print the lines that select them."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--algorithm",
             choices=["HS256", *sorted(ASYMMETRIC_ALGORITHMS)],
@@ -51,7 +52,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--force", action="store_true", help="Overwrite an existing --key-file.")
 
-    def handle(self, *args, algorithm: str, key_file: str | None, key_only: bool, force: bool, **options):
+    def handle(
+        self, *args: str, algorithm: str, key_file: str | None, key_only: bool, force: bool, **options: Any
+    ) -> None:
         lines = [] if key_only else [_line(name, generate_secret()) for name in SECRET_SETTINGS]
         if algorithm in ASYMMETRIC_ALGORITHMS:
             if not key_file:

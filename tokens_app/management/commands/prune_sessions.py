@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 from django.db.models import Q
 from django.utils import timezone
 
@@ -14,10 +16,10 @@ class Command(BaseCommand):
         "TOKENS_PRUNE_REVOKED_AFTER, in batches. Run it daily from cron."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=1000)
 
-    def handle(self, *args, batch_size: int, **options) -> None:
+    def handle(self, *args: str, batch_size: int, **options: Any) -> None:
         now = timezone.now()
         doomed = LoginSession.objects.filter(
             Q(expires_at__lte=now) | Q(revoked_at__lte=now - app_settings.PRUNE_REVOKED_AFTER)
