@@ -39,6 +39,7 @@ from .serializers import (
     MeSerializer,
     SessionSerializer,
     TokensSerializer,
+    represent,
 )
 from .tokens import Claims
 from .views import CLEAR_SITE_DATA
@@ -89,7 +90,7 @@ def tokens_answer(request: Request, user: AbstractBaseUser, pair: flows.TokenPai
     body for a native app (a request authenticated by its Authorization header)."""
     if is_bearer(request):
         return Response(bearer_tokens_body(user, pair))
-    response = Response(TokensSerializer(_expiries(user, pair)).data)
+    response = Response(represent(TokensSerializer, _expiries(user, pair)))
     set_auth_cookies(response, pair)
     return response
 
@@ -97,7 +98,7 @@ def tokens_answer(request: Request, user: AbstractBaseUser, pair: flows.TokenPai
 def bearer_tokens_body(user: AbstractBaseUser, pair: flows.TokenPair) -> dict[str, Any]:
     """What a native app receives on sign-in and refresh."""
     tokens = {"token_type": SCHEME, "access": pair.access.token, "refresh": pair.refresh.token}
-    return BearerTokensSerializer({**_expiries(user, pair), **tokens}).data
+    return represent(BearerTokensSerializer, {**_expiries(user, pair), **tokens})
 
 
 def _expiries(user: AbstractBaseUser, pair: flows.TokenPair) -> dict[str, Any]:
@@ -269,7 +270,7 @@ class MeView(APIView):
 
     def get(self, request: Request) -> Response:
         return Response(
-            MeSerializer({"user": request.user, "access_expires": claims_of(request).expires_at}).data
+            represent(MeSerializer, {"user": request.user, "access_expires": claims_of(request).expires_at})
         )
 
 

@@ -20,7 +20,7 @@ class TokensAppConfig(AppConfig):
 
         receivers.connect(get_user_model())
         if getattr(settings, "CHANNEL_LAYERS", None):
-            # Open WebSockets are closed when their session ends (services).
+            # Open WebSockets are closed when their session ends (websocket.py).
             from . import websocket
 
             websocket.connect_receivers()

@@ -114,3 +114,21 @@ class SessionSerializer(serializers.Serializer):
     )
     ends_at = _SessionDeadline(source="*", help_text="When it ends however active: its maximum lifetime.")
     current = _CurrentSession(source="*")
+
+
+_bound: dict[type[serializers.Serializer], serializers.Serializer] = {}
+
+
+def represent(serializer_class: type[serializers.Serializer], instance: Any) -> dict[str, Any]:
+    """``serializer_class(instance).data`` without a new serializer per answer.
+
+    DRF deep-copies every declared field (the nested ones too) for each new
+    serializer: about a tenth of a refresh's CPU for the token answer. These
+    answer serializers hold no per-request state, so one bound instance per
+    class renders them all (its ``fields`` are built once; a race on that
+    first build only builds them twice).
+    """
+    serializer = _bound.get(serializer_class)
+    if serializer is None:
+        serializer = _bound[serializer_class] = serializer_class()
+    return serializer.to_representation(instance)
