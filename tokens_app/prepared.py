@@ -72,6 +72,9 @@ def _compile_read(
     if list(params) != _db_params(connection, sid, sub):
         return None  # a backend that adds parameters of its own: use the ORM
     klass_info, select = compiler.klass_info, compiler.select
+    populators = _populators(queryset, klass_info, select, connection.alias)
+    if populators is None:
+        return None
     start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
     return _Read(
         sql=sql,
@@ -79,8 +82,23 @@ def _compile_read(
         compiler=compiler,
         model_slice=slice(start, end),
         init_list=[column[0].target.attname for column in select[start:end]],
-        populators=get_related_populators(klass_info, select, connection.alias),
+        populators=populators,
     )
+
+
+def _populators(queryset: Any, klass_info: dict[str, Any], select: Any, alias: str) -> list[Any] | None:
+    """The select_related populators, reusable across refreshes; None: use the ORM.
+
+    Django 6.1 gave querysets a fetch mode, which the helper takes; 5.2 has
+    none. A mode that tracks peers keeps every fetched row in the populator,
+    which a compiled read kept for the connection's life must not do.
+    """
+    fetch_mode = getattr(queryset, "_fetch_mode", None)
+    if fetch_mode is None:
+        return get_related_populators(klass_info, select, alias)
+    if fetch_mode.track_peers:
+        return None
+    return get_related_populators(klass_info, select, alias, fetch_mode)
 
 
 def locked_session(sid: str, sub: str, *, related: tuple[str, ...]) -> LoginSession | None:
