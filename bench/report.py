@@ -176,7 +176,8 @@ def _header(info: dict[str, Any], args: Any) -> list[str]:
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['os']}; Python {info['python']}, "
         f"Django {info['django']}, DRF {info['drf']}, PyJWT {info['pyjwt']}, "
         f"djangorestframework-simplejwt {info['simplejwt']}, uvicorn {info['uvicorn']}; "
-        f"gunicorn {info['gunicorn']}, uvicorn {WORKERS} workers; {info['wrk']} (1 thread) on loopback, "
+        f"gunicorn {info['gunicorn']}, {WORKERS} uvicorn workers under gunicorn for ASGI; "
+        f"{info['wrk']} (1 thread) on loopback, "
         f"on the same machine. Load average before the run: {info['load_before']:.2f}.",
         "",
         "*CPU us/req* is the CPU time the app server processes spent per request (PostgreSQL's and "
@@ -263,7 +264,7 @@ def chart(all_results: dict[str, dict[str, ArmResult]], backends: dict[str, str]
         _bars(axes[1][column], [r.arm.key for r in cpu], values, [f"{v:,.0f}" for v in values], title)
     fig.suptitle(
         f"authproject: cost of each authentication path ({WORKERS} gunicorn {WORKER_CLASS} workers; "
-        f"the ASGI arms {WORKERS} uvicorn workers)"
+        f"the ASGI arms {WORKERS} uvicorn workers under gunicorn)"
     )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
