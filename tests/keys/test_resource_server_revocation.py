@@ -129,10 +129,9 @@ def test_a_force_logout_is_refused_at_once_through_the_sites_redis(alice, admin,
     print(f"\nredis: first request after the force logout refused in {delay * 1000:.2f} ms")
     # The entry is written before force_logout returns: the very first request
     # is refused, so the delay is one request's round trip (1.9 ms on an idle
-    # machine, the 5 ms target). The bound allows for a CI machine shared by
-    # parallel runs; a polled mechanism could not pass the first assertion.
+    # machine; printed, not asserted: a timed test on a shared CI machine
+    # measures the machine). A polled mechanism could not pass this assertion.
     assert status == 401
-    assert delay <= 0.05
 
 
 @pytest.mark.server
