@@ -138,3 +138,18 @@ def django_sessions(settings):
     settings.MESSAGE_STORAGE = "django.contrib.messages.storage.fallback.FallbackStorage"  # the default
     settings.ROOT_URLCONF = "tests.urls_django_login"
     return settings
+
+
+@pytest.fixture
+def reused_signals():
+    """What refresh_token_reused sent during the test (its keyword arguments)."""
+    from tokens_app.signals import refresh_token_reused
+
+    received = []
+
+    def receiver(sender, **kwargs):
+        received.append(kwargs)
+
+    refresh_token_reused.connect(receiver)
+    yield received
+    refresh_token_reused.disconnect(receiver)

@@ -33,7 +33,6 @@ from tests.sessions_support import (
 from tokens_app import flows
 from tokens_app.exceptions import TokenExpired, TokenReused, TokenRevoked
 from tokens_app.models import AuditEvent, LoginSession
-from tokens_app.signals import refresh_token_reused
 from tokens_app.tokens import verify_refresh
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -50,18 +49,6 @@ def device(username: str = "alice", user_agent: str = FIREFOX, ip: str = "203.0.
 
 def session_of(client: Client) -> LoginSession:
     return LoginSession.objects.get(pk=refresh_claims(client).sid)
-
-
-@pytest.fixture
-def reused_signals():
-    received = []
-
-    def receiver(sender, **kwargs):
-        received.append(kwargs)
-
-    refresh_token_reused.connect(receiver)
-    yield received
-    refresh_token_reused.disconnect(receiver)
 
 
 # --- one session per login -----------------------------------------------------------

@@ -22,23 +22,10 @@ from tests.forge import ACCESS_COOKIE
 from tests.sessions_support import REFRESH, assert_refresh_accepted, assert_refresh_refused, refresh_cookie
 from tests.test_device_sessions import FIREFOX, statements
 from tokens_app.models import AuditEvent, LoginSession
-from tokens_app.signals import refresh_token_reused
 from tokens_app.tokens import verify_refresh
 
 HOME = "203.0.113.7"  # the victim's network
 ELSEWHERE = "198.51.100.9"  # the thief's
-
-
-@pytest.fixture
-def reused_signals():
-    received = []
-
-    def receiver(sender, **kwargs):
-        received.append(kwargs)
-
-    refresh_token_reused.connect(receiver)
-    yield received
-    refresh_token_reused.disconnect(receiver)
 
 
 def browser(refresh: str | None = None, *, ip: str = HOME, user_agent: str = FIREFOX) -> Client:

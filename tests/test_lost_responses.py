@@ -24,7 +24,6 @@ from tests.conftest import login
 from tests.sessions_support import ACCESS, REFRESH, assert_refresh_refused, refresh_cookie
 from tests.test_device_sessions import FIREFOX, statements
 from tokens_app.models import AuditEvent, LoginSession
-from tokens_app.signals import refresh_token_reused
 from tokens_app.tokens import verify_refresh
 
 PHONE = "203.0.113.7"
@@ -45,18 +44,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
     monkeypatch.setattr("tokens_app.clock.now", lambda: clock.now)
     return clock
-
-
-@pytest.fixture
-def reused_signals():
-    received = []
-
-    def receiver(sender, **kwargs):
-        received.append(kwargs)
-
-    refresh_token_reused.connect(receiver)
-    yield received
-    refresh_token_reused.disconnect(receiver)
 
 
 def client_with(refresh: str, *, ip: str = PHONE, user_agent: str = FIREFOX) -> Client:
