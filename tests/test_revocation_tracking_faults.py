@@ -16,11 +16,17 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.utils import timezone
 
 from tests.test_revocation_tracking import _signed_in
-from tests.tracking_support import Load, bump_elsewhere, cache_on, own_redis_server, tracking_live, wait_until
-from tokens_app.models import LoginSession
+from tests.tracking_support import (
+    Load,
+    bump_elsewhere,
+    cache_on,
+    end_device_elsewhere,
+    own_redis_server,
+    tracking_live,
+    wait_until,
+)
 from tokens_app.tokens import verify_access
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.server]
@@ -65,8 +71,7 @@ def test_a_flush_after_a_revocation_does_not_bring_the_token_back(alice, own_red
             if revoke == "bump":
                 bump_elsewhere(alice, own_redis.client)
             else:
-                LoginSession.objects.filter(pk=sid).update(revoked_at=timezone.now())
-                own_redis.client.set(f"tracking-test:1:tokens:sid:{sid}", 1)
+                end_device_elsewhere(sid, own_redis.client)
             revoked_at = time.monotonic()
             _more_requests(load)
             own_redis.client.flushall()

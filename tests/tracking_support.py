@@ -23,14 +23,17 @@ import redis
 from django.db import connections
 from django.db.models import F
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from tests.live_servers import Server, free_port, spawn
 from tokens_app import tracking
 from tokens_app.conf import app_settings
+from tokens_app.models import LoginSession
 from tokens_app.versions import remember, storage
 
 # Commands that are not requests' own: our INFO, the listener's heartbeat.
 _NOT_COUNTED = {"cmdstat_info", "cmdstat_ping"}
+_END_OF_MONITOR = "end-of-monitor"
 
 
 @dataclass
@@ -67,6 +70,26 @@ class OwnRedis:
         """Calls per command since the server started, minus INFO and PING."""
         stats = self.client.info("commandstats")
         return {name: value["calls"] for name, value in stats.items() if name not in _NOT_COUNTED}
+
+    @contextlib.contextmanager
+    def monitor(self) -> Iterator[list[list[str]]]:
+        """The commands Redis runs while the block runs, in order (MONITOR)."""
+        seen: list[list[str]] = []
+        connection = redis.Connection(port=self.port, socket_timeout=5)
+        connection.send_command("MONITOR")
+        assert connection.read_response() in (b"OK", "OK")
+        try:
+            yield seen
+            self.client.echo(_END_OF_MONITOR)
+            while True:
+                line = connection.read_response()
+                line = line.decode() if isinstance(line, bytes) else str(line)
+                command = [part.strip('"') for part in line.split("]", 1)[1].split()]
+                if command == ["ECHO", _END_OF_MONITOR]:
+                    break
+                seen.append([command[0].upper(), *command[1:]])
+        finally:
+            connection.disconnect()
 
     def tracking_ids(self) -> list[int]:
         """The ids of the connections that receive our invalidations."""
@@ -131,9 +154,23 @@ def bump_elsewhere(user, redis_client: redis.Redis | None) -> int:
     rows.update(**{column: F(column) + 1})
     version = rows.values_list(column, flat=True).get()
     if redis_client is not None:
-        redis_client.set(f"tracking-test:1:tokens:ver:{user.pk}", version)
+        publish_elsewhere(redis_client, f"tokens:ver:{user.pk}", version)
     remember(user, version)  # tokens issued from ``user`` later carry it
     return version
+
+
+def end_device_elsewhere(session_id: object, redis_client: redis.Redis) -> None:
+    """A device session ended as another app server commits it: the row, then
+    the write-through of its marker."""
+    LoginSession.objects.filter(pk=session_id).update(revoked_at=timezone.now())
+    publish_elsewhere(redis_client, f"tokens:sid:{session_id}", 1)
+
+
+def publish_elsewhere(redis_client: redis.Redis, key: str, value: int) -> None:
+    """The write-through of another app server: the SET, then the one more
+    round trip that tokens_app.tracking.published makes after it."""
+    redis_client.set(f"tracking-test:1:{key}", value)
+    redis_client.ping()
 
 
 def access_client(access: str) -> Client:

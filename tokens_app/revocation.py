@@ -45,9 +45,7 @@ def _cache_set(key: str, value: int, timeout: int) -> None:
     # The database stays the truth; a missed write-through only means the old
     # entry lives until it times out (VERSION_CACHE_TIMEOUT).
     caching.quiet_set(key, value, timeout, log=logger)
-    local = tracking.local_cache()
-    if local is not None:
-        local.forget([key])
+    tracking.published([key])
 
 
 def _cache_add(key: str, value: int, timeout: int) -> None:

@@ -19,6 +19,13 @@ The local copy is trusted only while tracking is known to work:
   (a system call, no Redis command) and treats unread data as a miss, so an
   invalidation is obeyed as soon as it reaches this host, not when the
   listener thread next gets the GIL.
+A revocation's write-through ends with one more round trip (``published``).
+Redis sends BCAST reports in the same pass over its connections as its answer
+to the write, but not always first: when a listener's connection already has
+output queued (a heartbeat answer), the writer's answer can leave a moment
+earlier, and a request that starts right then finds no report at the socket
+yet. The next answer leaves in a later pass, after every report of the write,
+so when a revocation returns each listener's report is on its way.
 Values are stored with the generation read before the Redis round trip that
 produced them: any invalidation, flush or reconnect in between bumps the
 generation and the store is refused, so a value read before a change is never
@@ -34,7 +41,7 @@ import atexit
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -117,6 +124,22 @@ def _create(config: Any) -> LocalRevocationCache | None:
         atexit.register(local.stop)
     _current = (config, local)
     return local
+
+
+def published(keys: Sequence[str]) -> None:
+    """Call after writing ``keys`` to the shared cache (a revocation): this
+    process's copies are dropped, and on return Redis has sent its reports of
+    the write to every listener (the module's docstring says why)."""
+    local = local_cache()
+    if local is None:
+        return
+    local.forget(keys)
+    try:
+        caches["default"].get(keys[0])
+    except Exception:
+        # The write went through (or was logged as lost); its reports are
+        # sent whether or not this answer arrives.
+        logger.debug("no answer after publishing %s", keys[0], exc_info=True)
 
 
 def stop() -> None:
