@@ -1,5 +1,6 @@
 """A form posted after the session ended is kept server-side and sent again
-after the sign-in, once its owner confirms (issue 17, item 3; WCAG 2.2.5).
+after the sign-in, once its owner confirms (WCAG 2.2.5, re-authenticating
+without loss of data).
 
 Through HTTP only: a project's own ``login_required`` views (tests/urls_kept.py),
 the login page, the confirmation page and the cache entry left behind.

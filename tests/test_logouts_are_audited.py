@@ -1,4 +1,4 @@
-"""Issue 19.7: a logout is a security event in the audit trail.
+"""A logout is a security event in the audit trail.
 
 Logging out from the page or the API (and ``django.contrib.auth.logout()``,
 which ends the device the same way) records a ``logout`` event naming the

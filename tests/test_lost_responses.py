@@ -1,4 +1,4 @@
-"""Issue 17.1: a refresh whose answer never arrived costs the client nothing.
+"""A refresh whose answer never arrived costs the client nothing.
 
 A phone sends its refresh token, the server rotates, and the answer is lost
 (a tunnel, a dropped connection): the phone still holds the token it sent,

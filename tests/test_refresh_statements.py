@@ -1,4 +1,4 @@
-"""Issue 15.2: the refresh's two statements are compiled once and reused
+"""The refresh's two statements are compiled once and reused
 (tokens_app/prepared.py), and stay what the ORM would run.
 
 Each refresh still reads its own session and its own user, however many
@@ -15,7 +15,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import login
+from tests import conftest
 from tests.sessions_support import REFRESH, refresh_claims
 from tests.test_device_sessions import FIREFOX, statements
 from tokens_app.models import LoginSession
@@ -23,9 +23,7 @@ from tokens_app.tokens import verify_refresh
 
 
 def signed_in(username: str) -> Client:
-    client = Client(REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT=FIREFOX)
-    assert login(client, username).status_code == 302
-    return client
+    return conftest.signed_in(username, ip="203.0.113.7", user_agent=FIREFOX)
 
 
 def test_each_refresh_reads_its_own_session_and_user(alice, bob):

@@ -1,6 +1,6 @@
 """Pages know when the session ends, from the verified refresh token and no
 query, and "Stay signed in" extends an idle limit but never the maximum
-lifetime (issue 17, item 4; WCAG 2.2.1). The script itself: tests/browser."""
+lifetime (WCAG 2.2.1, timing adjustable). The script itself: tests/browser."""
 
 from __future__ import annotations
 

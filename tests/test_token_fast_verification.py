@@ -157,8 +157,8 @@ def test_claims_of_the_wrong_type_are_refused(secret):
 
 
 def test_an_issued_token_is_the_compact_hs256_jwt_any_library_would_check(secret):
-    # Tokens are signed without jwt.encode: what comes out must still be the
-    # standard form, signed with our key over exactly the bytes sent.
+    # Checked by hand, not by PyJWT, which signs them: the standard compact
+    # form, signed with our key over exactly the bytes sent.
     token = issue_access(FakeUser(), session_id=SID, now=NOW).token
     head, body, signature = token.split(".")
     decoded = (base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in (head, body))

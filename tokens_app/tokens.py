@@ -1,4 +1,6 @@
-"""Issue and verify JWTs. The only module that imports PyJWT.
+"""Issue and verify JWTs: the site's one module that signs and verifies them
+with PyJWT (keys.py uses PyJWT only for the JWK form of a public key;
+verifier.py, for other services, verifies with PyJWT itself).
 
 Two kinds of token, each with its own key: a short-lived *access* token that is
 verified on every request without the database, and a long-lived *refresh*

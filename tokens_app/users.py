@@ -7,8 +7,8 @@ is re-checked against that fresh row: a stale ``token_version`` or an inactive
 account turns the user anonymous on the spot. So the admin and every
 permission check always see current data and honour a revocation at once.
 
-Why a lazy object, with ``__class__`` answered by the model (issue 19.6)
-------------------------------------------------------------------------
+Why a lazy object, with ``__class__`` answered by the model
+-----------------------------------------------------------
 This is the one place that explains it. ``request.user`` must *be* a user of
 the project's model for the code that never heard of tokens: the admin's
 ``isinstance`` checks, ModelForms and ``ForeignKey`` assignment, templates,

@@ -1,4 +1,4 @@
-"""Stories of issue 17 (items 3-5) in a real browser: a form posted after the
+"""Session stories in a real browser: a form posted after the
 session ended arrives after signing in again; the warning before a time
 limit, with "Stay signed in"; a sign-out in one tab reaching another."""
 

@@ -1,4 +1,4 @@
-"""Issue 17.2: no false logouts, every theft detected, under chaos.
+"""No false logouts, every theft detected, under chaos.
 
 Hundreds of simulated browsers (tests/chaos/browsers.py) play the scenarios
 of tests/chaos/scenarios.py at once against two gunicorn servers on

@@ -1,4 +1,4 @@
-"""Session policies (issue 16): remember me, re-authentication, new-device
+"""Session policies: remember me, re-authentication, new-device
 alerts; new audit kinds. Existing sessions stay remembered (persistent) and
 get their network filled in, so the first sign-in after the deploy does not
 mail every user about a "new" device."""
