@@ -44,8 +44,8 @@ def _session_key(session_id: object) -> str:
 def _cache_set(key: str, value: int, timeout: int) -> None:
     # The database stays the truth; a missed write-through only means the old
     # entry lives until it times out (VERSION_CACHE_TIMEOUT).
-    caching.quiet_set(key, value, timeout, log=logger)
-    tracking.published([key])
+    written = caching.quiet_set(key, value, timeout, log=logger)
+    tracking.published([key], written=written)
 
 
 def _cache_add(key: str, value: int, timeout: int) -> None:

@@ -126,14 +126,17 @@ def _create(config: Any) -> LocalRevocationCache | None:
     return local
 
 
-def published(keys: Sequence[str]) -> None:
+def published(keys: Sequence[str], *, written: bool = True) -> None:
     """Call after writing ``keys`` to the shared cache (a revocation): this
     process's copies are dropped, and on return Redis has sent its reports of
-    the write to every listener (the module's docstring says why)."""
+    the write to every listener (the module's docstring says why). A write
+    that failed (``written=False``) sent nothing to wait for."""
     local = local_cache()
     if local is None:
         return
     local.forget(keys)
+    if not written:
+        return
     try:
         caches["default"].get(keys[0])
     except Exception:
