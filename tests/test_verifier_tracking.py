@@ -9,12 +9,15 @@ then the write-through to Redis and one more round trip.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 
 import pytest
 import redis
 
+from tests.live_servers import ROOT
 from tests.tracking_support import (
     bump_elsewhere,
     end_device_elsewhere,
@@ -287,3 +290,54 @@ def test_reports_racing_the_heartbeat_are_never_missed(settings, alice, own_redi
         honoured += 1
 
     assert honoured == 0
+
+
+def test_a_forked_process_tracks_on_its_own_connection_and_exits_cleanly(own_redis):
+    # As under a pre-fork server: the parent checked (and started tracking)
+    # before forking; the child must not use the parent's copy. No Django.
+    script = f"""
+import os, sys, time
+import redis
+from tokens_app.verifier import RedisRevocations
+
+admin = redis.Redis.from_url("{own_redis.url}")
+def tracking_connections():
+    return sum(c["name"].startswith("tokens-tracking") for c in admin.client_list())
+def wait_for(condition):
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+source = RedisRevocations.from_url("{own_redis.url}", key_prefix="{KEY_PREFIX}")
+claims = {{"sub": "42", "sid": "s-1", "ver": 0}}
+assert source.is_revoked(claims) is False
+wait_for(lambda: tracking_connections() == 1)
+child = os.fork()
+if child == 0:
+    status = 1
+    try:
+        assert source.is_revoked(claims) is False
+        wait_for(lambda: tracking_connections() == 2)
+        admin.set("{KEY_PREFIX}:1:tokens:ver:42", 1)
+        admin.ping()
+        assert source.is_revoked(claims) is True
+        source.close()
+        status = 0
+    finally:
+        os._exit(status)
+_, status = os.waitpid(child, 0)
+assert status == 0, status
+assert source.is_revoked(claims) is True
+assert not [m for m in sys.modules if m.split(".")[0] == "django"]
+print("ok", flush=True)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+    assert "Traceback" not in result.stderr
+    assert "Exception in thread" not in result.stderr
+    assert wait_until(lambda: own_redis.tracking_ids() == [])
