@@ -1,8 +1,10 @@
 """tokens_app.verifier, the verifier other Python services use without Django.
 
 Tokens come from the site's own issuing code; the revocation state is what
-the site's Redis would hold (a stand-in client answering MGET), so these run
-on every leg. Against the real Redis and feed: tests/keys/test_resource_server_revocation.py.
+the site's Redis would hold (a stand-in client answering MGET, read without
+tracking: one MGET per check), so these run on every leg. With tracking, on a
+real Redis: tests/test_verifier_tracking.py. Against the site's Redis and
+feed: tests/keys/test_resource_server_revocation.py.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def token(alice) -> tuple[str, dict]:
 
 
 def verifier(settings, redis: StandInRedis | None = None) -> AccessVerifier:
-    revocations = None if redis is None else RedisRevocations(redis, key_prefix="site")
+    revocations = None if redis is None else RedisRevocations(redis, key_prefix="site", tracking=False)
     return AccessVerifier(
         issuer=settings.TOKENS_ISSUER, secret=settings.TOKENS_ACCESS_SECRET, revocations=revocations
     )
@@ -102,6 +104,11 @@ def test_refresh_tokens_and_foreign_signatures_are_refused(settings, alice, toke
         verifier(settings).verify(refresh)
     with pytest.raises(Unauthorized):
         stranger.verify(token[0])
+
+
+def test_tracking_needs_a_redis_py_client():
+    with pytest.raises(ValueError, match="tracking=False"):
+        RedisRevocations(StandInRedis())
 
 
 def test_exactly_one_kind_of_key_is_configured(settings):

@@ -1,9 +1,12 @@
-"""The per-worker LRU behind revocation tracking, and its listener thread.
+"""The per-worker LRU behind revocation tracking, its listener thread, and
+the connection it listens on.
 
 tracking.py says how it is used and why each rule below keeps a revoked token
 from being honoured; this module is the mechanism: the entries, the
-generation that refuses a value read before a report, and the thread that
-applies Redis's reports and sends the heartbeat.
+generation that refuses a value read before a report, the thread that
+applies Redis's reports and sends the heartbeat, and how the tracking
+connection is opened. Standard library only, so the site (tracking.py) and
+services without Django (verifier.py) share it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,44 @@ from typing import Any
 logger = logging.getLogger("tokens_app.tracking")
 
 CHANNEL = b"__redis__:invalidate"
+TRACKED_PREFIXES = ("tokens:ver:", "tokens:sid:")
 _MAX_BACKOFF = 2.0
+
+
+def tracking_connector(pool: Any, key_base: str, *, name: str = "tokens-tracking") -> Callable[[], Any]:
+    """How to open a tracking connection to the Redis of ``pool`` (a redis-py
+    ConnectionPool), reporting changes of the keys under ``key_base`` + each
+    of TRACKED_PREFIXES; for ``LocalRevocationCache``'s ``connect``.
+
+    Each call opens a new connection, never one of the pool's: made in the
+    process that listens (after a fork), and closed by the listener alone.
+    """
+    # RESP2 and bytes (invalidations arrive as Pub/Sub messages on the
+    # redirect connection, compared as bytes in _handle: a decoding client's
+    # strings would match nothing and every report would be ignored), no
+    # health-check PING of redis-py's own, and a name operators can find.
+    client_name = name + ":" + "".join(c for c in key_base if c.isalnum() or c in ":-_")
+    kwargs = {
+        **pool.connection_kwargs,
+        "protocol": 2,
+        "decode_responses": False,
+        "health_check_interval": 0,
+        "client_name": client_name,
+    }
+    options = [part for prefix in TRACKED_PREFIXES for part in ("PREFIX", key_base + prefix)]
+
+    def connect() -> Any:
+        connection = pool.connection_class(**kwargs)
+        connection.connect()
+        connection.send_command("CLIENT", "ID")
+        own_id = connection.read_response()
+        connection.send_command("CLIENT", "TRACKING", "on", "REDIRECT", own_id, "BCAST", *options)
+        connection.read_response()
+        connection.send_command("SUBSCRIBE", CHANNEL)
+        connection.read_response()
+        return connection
+
+    return connect
 
 
 class LocalRevocationCache:

@@ -49,11 +49,9 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 
 from .conf import app_settings
-from .local_cache import CHANNEL, LocalRevocationCache
+from .local_cache import TRACKED_PREFIXES, LocalRevocationCache, tracking_connector
 
 logger = logging.getLogger(__name__)
-
-TRACKED_PREFIXES = ("tokens:ver:", "tokens:sid:")
 
 
 def _redis_connector(cache: Any, key_base: str) -> Callable[[], Any] | None:
@@ -64,25 +62,7 @@ def _redis_connector(cache: Any, key_base: str) -> Callable[[], Any] | None:
         return None
     # RedisCache's client (private, undeclared by django-stubs) holds the pool.
     pool = cache._cache._get_connection_pool(True)  # type: ignore[attr-defined]
-    # RESP2 (invalidations as Pub/Sub messages on the redirect connection),
-    # no health-check PING of redis-py's own, and a name operators can find.
-    name = "tokens-tracking:" + "".join(c for c in key_base if c.isalnum() or c in ":-_")
-    kwargs = {**pool.connection_kwargs, "protocol": 2, "health_check_interval": 0, "client_name": name}
-    prefixes = [cache.make_key(prefix) for prefix in TRACKED_PREFIXES]
-
-    def connect() -> Any:
-        connection = pool.connection_class(**kwargs)
-        connection.connect()
-        connection.send_command("CLIENT", "ID")
-        own_id = connection.read_response()
-        options = [part for prefix in prefixes for part in ("PREFIX", prefix)]
-        connection.send_command("CLIENT", "TRACKING", "on", "REDIRECT", own_id, "BCAST", *options)
-        connection.read_response()
-        connection.send_command("SUBSCRIBE", CHANNEL)
-        connection.read_response()
-        return connection
-
-    return connect
+    return tracking_connector(pool, key_base)
 
 
 _current: tuple[Any, LocalRevocationCache | None] | None = None

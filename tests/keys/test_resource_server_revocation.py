@@ -2,7 +2,7 @@
 
 The resource server is a separate process. Through the site's Redis it refuses
 the very next request after the admin's force logout returns (target <= 5 ms:
-one round trip);
+one round trip), while answering from memory at steady state (tracking);
 through the signed feed, within its poll interval. The measured delays are
 printed (run with -s to see them).
 """
@@ -15,6 +15,7 @@ import time
 import pytest
 from django.conf import settings as django_settings
 
+from tests.tracking_support import cache_on, own_redis_server, wait_until
 from tokens_app import flows
 from tokens_app.models import LoginSession
 
@@ -144,6 +145,37 @@ def test_an_ended_device_is_refused_at_once_through_the_sites_redis(alice, site,
 
     assert call(resource, ended)[0] == 401
     assert call(resource, kept)[0] == 200
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    with own_redis_server(tmp_path) as server:
+        yield server
+
+
+def test_the_resource_server_sends_no_redis_command_at_steady_state_and_refuses_a_force_logout(
+    alice, admin, site, start_resource_server, own_redis
+):
+    # The site's cache on a Redis of the test's own, whose commands are counted.
+    with cache_on(own_redis):
+        resource = start_resource_server(
+            REVOCATION_REDIS_URL=own_redis.url, REVOCATION_REDIS_KEY_PREFIX="tracking-test"
+        )
+        token = sign_in_over_http(site)
+
+        def answered_from_memory() -> bool:
+            before = own_redis.commands()
+            return call(resource, token)[0] == 200 and own_redis.commands() == before
+
+        assert wait_until(answered_from_memory), "tracking never answered"
+        before = own_redis.commands()
+        for _ in range(10):
+            assert call(resource, token)[0] == 200
+        assert own_redis.commands() == before
+
+        flows.force_logout([alice], actor=admin)
+
+        assert call(resource, token)[0] == 401
 
 
 class Clock:
