@@ -299,3 +299,14 @@ def test_a_revocation_returns_after_one_more_round_trip_to_redis(alice, own_redi
         commands = [command for command in seen if command[0] != "PING"]
         written = commands.index(["SET", key, mock.ANY, "EX", mock.ANY])
         assert ["GET", key] in commands[written + 1 :]
+
+
+def test_a_site_that_does_not_track_still_makes_the_round_trip_for_services_that_do(alice, own_redis):
+    # verifier.RedisRevocations may track the site's Redis when the site does not.
+    with cache_on(own_redis, TOKENS_REVOCATION_TRACKING=False):
+        with own_redis.monitor() as seen:
+            revocation.bump_token_version(alice, reason="test")
+
+        key = f"tracking-test:1:tokens:ver:{alice.pk}"
+        written = seen.index(["SET", key, mock.ANY, "EX", mock.ANY])
+        assert ["GET", key] in seen[written + 1 :]

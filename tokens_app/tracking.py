@@ -110,12 +110,15 @@ def published(keys: Sequence[str], *, written: bool = True) -> None:
     """Call after writing ``keys`` to the shared cache (a revocation): this
     process's copies are dropped, and on return Redis has sent its reports of
     the write to every listener (the module's docstring says why). A write
-    that failed (``written=False``) sent nothing to wait for."""
+    that failed (``written=False``) sent nothing to wait for. The round trip
+    is made even where this site does not track: other services may
+    (verifier.RedisRevocations)."""
     local = local_cache()
-    if local is None:
-        return
-    local.forget(keys)
-    if not written:
+    if local is not None:
+        local.forget(keys)
+    from django.core.cache.backends.redis import RedisCache
+
+    if not written or not isinstance(caches["default"], RedisCache):
         return
     try:
         caches["default"].get(keys[0])
