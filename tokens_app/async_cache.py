@@ -98,12 +98,12 @@ async def _client() -> _Client:
         return current
     # Stored before any await, so concurrent requests on this loop share it.
     made = _clients[loop] = _made(pid)
-    if current is not None and current.pid == pid:
-        await current.close()  # the settings changed (tests): a new client, new connections
     if made.closer is not None:
         # The first step registers the generator with the running loop, which
         # closes it (and so the client) before the loop itself closes.
         await anext(made.closer)
+    if current is not None and current.pid == pid:
+        await current.close()  # the settings changed (tests): a new client, new connections
     return made
 
 
