@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import audit, caching, tracking, versions
+from . import async_cache, audit, caching, tracking, versions
 from .conf import app_settings
 from .exceptions import TokenRevoked
 from .models import AuditEvent, LoginSession
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from .audit import Actor
+    from .local_cache import LocalRevocationCache
 
 logger = logging.getLogger(__name__)
 
@@ -176,25 +177,56 @@ def ensure_not_revoked(claims: Claims) -> None:
     if local is not None and _answered_locally(claims, local.read(keys)):
         return
     generation = None if local is None else local.generation()
-    version, session_ended, from_cache = _shared_state(claims, keys)
-    if session_ended or version != claims.ver:
-        raise TokenRevoked()
-    if local is not None and from_cache:
-        local.store(generation, {keys[0]: version, keys[1]: 0}, app_settings.VERSION_CACHE_TIMEOUT)
+    _decide(claims, keys, local, generation, _shared_state(claims, keys))
 
 
 async def aensure_not_revoked(claims: Claims) -> None:
     """``ensure_not_revoked`` for async code: the same answers and errors.
 
-    A local answer (tracking.py) costs no thread hop; a miss reads the cache
-    and maybe the database in a worker thread.
+    A local answer (tracking.py) costs no thread hop, and with Redis neither
+    does a miss: the two entries are read with redis-py's asyncio client on
+    the event loop (async_cache.py). What needs the database (an entry
+    missing in Redis, a stale version, Redis down), or a cache that is not
+    Redis, runs the sync code in a worker thread.
     """
+    keys = (_version_key(claims.sub), _session_key(claims.sid))
     local = tracking.local_cache()
-    if local is not None and _answered_locally(
-        claims, local.read((_version_key(claims.sub), _session_key(claims.sid)))
-    ):
+    if local is not None and _answered_locally(claims, local.read(keys)):
         return
-    await sync_to_async(ensure_not_revoked)(claims)
+    generation = None if local is None else local.generation()
+    try:
+        found = await async_cache.aget_ints(keys)
+    except Exception:
+        logger.warning("cache unavailable: checking token_version in the database", exc_info=True)
+        state = await sync_to_async(_database_state)(claims)
+    else:
+        if found is None:
+            await sync_to_async(ensure_not_revoked)(claims)
+            return
+        version, marker = found
+        ended = None if marker is None else bool(marker)
+        if version is not None and ended is not None and version >= claims.ver:
+            state = version, ended, True
+        else:
+            # The sync path's rules, from the values just read: no second read.
+            state = await sync_to_async(_filled)(claims, keys, version, ended)
+    _decide(claims, keys, local, generation, state)
+
+
+def _decide(
+    claims: Claims,
+    keys: tuple[str, str],
+    local: LocalRevocationCache | None,
+    generation: int | None,
+    state: tuple[int | None, bool, bool],
+) -> None:
+    """Raise for a token that may not be honoured; else keep the shared
+    cache's answer locally (refused if anything changed since ``generation``)."""
+    version, session_ended, from_cache = state
+    if session_ended or version != claims.ver:
+        raise TokenRevoked()
+    if local is not None and from_cache:
+        local.store(generation, {keys[0]: version, keys[1]: 0}, app_settings.VERSION_CACHE_TIMEOUT)
 
 
 def _answered_locally(claims: Claims, found: list[int] | None) -> bool:
@@ -217,8 +249,21 @@ def _shared_state(claims: Claims, keys: tuple[str, str]) -> tuple[int | None, bo
         version, session_ended = _read_cache(keys)
     except Exception:
         logger.warning("cache unavailable: checking token_version in the database", exc_info=True)
-        version, session_ended = _read_database(claims)
-        return version, session_ended, False
+        return _database_state(claims)
+    return _filled(claims, keys, version, session_ended)
+
+
+def _database_state(claims: Claims) -> tuple[int | None, bool, bool]:
+    version, session_ended = _read_database(claims)
+    return version, session_ended, False
+
+
+def _filled(
+    claims: Claims, keys: tuple[str, str], version: int | None, session_ended: bool | None
+) -> tuple[int | None, bool, bool]:
+    """``_shared_state`` after the cache answered ``version`` and
+    ``session_ended``: what is missing or stale is read from the database
+    and written back."""
     if version is None and session_ended is None:
         version, session_ended = _read_database(claims)
         if version is not None:
