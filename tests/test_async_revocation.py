@@ -30,7 +30,7 @@ from tests.tracking_support import (
     tracking_live,
     wait_until,
 )
-from tokens_app import revocation, tracking
+from tokens_app import revocation_check, tracking
 from tokens_app.conf import app_settings
 from tokens_app.testing import force_login
 from tokens_app.tokens import verify_access
@@ -66,20 +66,20 @@ def no_thread_hop(monkeypatch):
     def refused(function, *args, **kwargs):
         raise AssertionError(f"{function.__qualname__} was sent to a thread")
 
-    monkeypatch.setattr(revocation, "sync_to_async", refused)
+    monkeypatch.setattr(revocation_check, "sync_to_async", refused)
 
 
 @pytest.fixture
 def thread_hops(monkeypatch) -> list[str]:
     """What the revocation check sends to a thread (it still runs)."""
     hops: list[str] = []
-    original = revocation.sync_to_async
+    original = revocation_check.sync_to_async
 
     def recording(function, *args, **kwargs):
         hops.append(function.__qualname__)
         return original(function, *args, **kwargs)
 
-    monkeypatch.setattr(revocation, "sync_to_async", recording)
+    monkeypatch.setattr(revocation_check, "sync_to_async", recording)
     return hops
 
 
@@ -150,7 +150,7 @@ def test_an_event_loop_reads_redis_on_one_connection_of_its_own(alice, own_redis
 
         async def checks() -> None:
             for _ in range(3):
-                await revocation.aensure_not_revoked(claims)
+                await revocation_check.aensure_not_revoked(claims)
 
         before = own_redis.commands()
         asyncio.run(checks())
@@ -341,14 +341,14 @@ def test_a_cache_settings_change_gives_the_loop_a_new_client_and_closes_the_old(
         seen = []
         with cache_on(own_redis, TOKENS_REVOCATION_TRACKING=False):
             _in_redis(own_redis, access)
-            await revocation.aensure_not_revoked(claims)
+            await revocation_check.aensure_not_revoked(claims)
             seen.append(wait_until(lambda: len(own_redis.client.client_list()) == mine + 1))
         with (
             own_redis_server(tmp_path / "other") as other,
             cache_on(other, TOKENS_REVOCATION_TRACKING=False),
         ):
             _in_redis(other, access)
-            await revocation.aensure_not_revoked(claims)
+            await revocation_check.aensure_not_revoked(claims)
             # The old client is closed; the new one reads the new server.
             seen.append(wait_until(lambda: len(own_redis.client.client_list()) == mine))
             seen.append(wait_until(lambda: len(other.client.client_list()) == 2))

@@ -37,7 +37,7 @@ from tests.sessions_support import (
     versions,
     without_csrf,
 )
-from tokens_app import revocation
+from tokens_app import revocation, revocation_check
 from tokens_app.models import AuditEvent, LoginSession
 from tokens_app.signals import tokens_revoked
 from tokens_app.tokens import verify_access, verify_refresh
@@ -773,7 +773,7 @@ def test_a_version_read_that_races_a_bump_does_not_overwrite_the_cache(
     settings.TOKENS_IMMEDIATE_REVOCATION = True
     stale_browser = signed_in("alice")
     # A cold cache reads the version and the device session in one query.
-    read_from_database = revocation._read_database
+    read_from_database = revocation_check._read_database
 
     def read_then_bump(claims):
         found = read_from_database(claims)  # version 0, read just before...
@@ -781,7 +781,7 @@ def test_a_version_read_that_races_a_bump_does_not_overwrite_the_cache(
             run_force_logout("alice")  # ...the bump commits and writes 1 through
         return found
 
-    monkeypatch.setattr(revocation, "_read_database", read_then_bump)
+    monkeypatch.setattr(revocation_check, "_read_database", read_then_bump)
     stale_browser.get("/")  # the cache miss that raced the bump
     monkeypatch.undo()
 

@@ -20,7 +20,7 @@ from django.test import Client, override_settings
 
 from tests.conftest import clear_cache, login
 from tests.forge import ACCESS_COOKIE, REFRESH_COOKIE
-from tokens_app import revocation
+from tokens_app import revocation_check
 
 NEW_PASSWORD = "an entirely new passphrase 42"
 
@@ -168,13 +168,13 @@ def test_filling_the_cache_never_overwrites_a_newer_write_through(alice, alice_c
     # A bump commits and writes through between this request's database read
     # and its cache fill: the newer version must survive the fill. A miss of
     # the version alone reads it alone; a cold cache reads the version and
-    # the session in one query (revocation._read_database).
+    # the session in one query (revocation_check._read_database).
     alice_client.get("/")  # caches the version and the session marker
     if miss == "version-only":
-        read, name = revocation._database_version, "_database_version"
+        read, name = revocation_check._database_version, "_database_version"
         cache.delete(_version_key(alice))
     else:
-        read, name = revocation._read_database, "_read_database"
+        read, name = revocation_check._read_database, "_read_database"
         clear_cache()
 
     def read_then_bump_elsewhere(*args):
@@ -183,7 +183,7 @@ def test_filling_the_cache_never_overwrites_a_newer_write_through(alice, alice_c
         cache.set(_version_key(alice), version + 1)
         return found
 
-    monkeypatch.setattr(revocation, name, read_then_bump_elsewhere)
+    monkeypatch.setattr(revocation_check, name, read_then_bump_elsewhere)
 
     alice_client.get("/")
 

@@ -31,7 +31,7 @@ from tests.tracking_support import (
     tracking_live,
     wait_until,
 )
-from tokens_app import revocation, tracking
+from tokens_app import revocation, revocation_check, tracking
 from tokens_app.exceptions import TokenRevoked
 from tokens_app.models import LoginSession
 from tokens_app.testing import force_login
@@ -62,7 +62,7 @@ def _signed_in(user) -> tuple[str, object]:
 
 
 def _checked_and_held(claims) -> bool:
-    revocation.ensure_not_revoked(claims)
+    revocation_check.ensure_not_revoked(claims)
     return _held((f"tokens:ver:{claims.sub}", f"tokens:sid:{claims.sid}"))
 
 
@@ -145,7 +145,7 @@ def test_a_value_read_before_a_report_is_never_stored_after_it(alice, own_redis,
         claims = verify_access(access)
         keys = (f"tokens:ver:{claims.sub}", f"tokens:sid:{claims.sid}")
         tracking.local_cache().forget(keys)  # the next check reads Redis
-        read = revocation._read_cache
+        read = revocation_check._read_cache
         local = tracking.local_cache()
 
         def read_then_bump_elsewhere(keys):
@@ -156,8 +156,8 @@ def test_a_value_read_before_a_report_is_never_stored_after_it(alice, own_redis,
             assert wait_until(lambda: local.generation() not in (None, before))
             return found
 
-        monkeypatch.setattr(revocation, "_read_cache", read_then_bump_elsewhere)
-        revocation.ensure_not_revoked(claims)  # honoured: read before the bump
+        monkeypatch.setattr(revocation_check, "_read_cache", read_then_bump_elsewhere)
+        revocation_check.ensure_not_revoked(claims)  # honoured: read before the bump
         monkeypatch.undo()
 
         assert tracking.local_cache().read(keys) is None
@@ -191,13 +191,13 @@ def test_async_checks_give_the_same_answers_without_a_thread_hop(alice, own_redi
         def no_thread_hop(function):
             raise AssertionError("answered locally, no thread needed")
 
-        monkeypatch.setattr(revocation, "sync_to_async", no_thread_hop)
-        assert asyncio.run(revocation.aensure_not_revoked(claims)) is None
+        monkeypatch.setattr(revocation_check, "sync_to_async", no_thread_hop)
+        assert asyncio.run(revocation_check.aensure_not_revoked(claims)) is None
         monkeypatch.undo()
 
         bump_elsewhere(alice, own_redis.client)
         with pytest.raises(TokenRevoked):
-            asyncio.run(revocation.aensure_not_revoked(claims))
+            asyncio.run(revocation_check.aensure_not_revoked(claims))
 
 
 def test_stopping_leaves_no_thread_and_no_connection_behind(alice, own_redis):
@@ -273,7 +273,7 @@ def test_reports_racing_the_heartbeat_are_never_missed(alice, own_redis):
             assert wait_until(functools.partial(_checked_and_held, claims))
             publish_elsewhere(own_redis.client, version_key, claims.ver + 1)
             try:
-                revocation.ensure_not_revoked(claims)
+                revocation_check.ensure_not_revoked(claims)
             except TokenRevoked:
                 continue
             honoured += 1

@@ -18,7 +18,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, CSRFCheck
 from rest_framework.request import Request
 
-from . import bearer, revocation
+from . import bearer, revocation_check
 from .conf import app_settings
 from .exceptions import TokenError
 from .middleware import HANDOFF_SESSION_KEY, note_cookies_read
@@ -71,7 +71,7 @@ def enforce_csrf(request: Request) -> None:
 
 def _authenticated(raw: str) -> tuple[TokenUser, Claims]:
     try:
-        claims = revocation.verify_current_access(raw)
+        claims = revocation_check.verify_current_access(raw)
     except TokenError as exc:
         _reject(exc)
     return TokenUser(claims, on_revoked=_reject), claims

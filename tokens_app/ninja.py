@@ -30,7 +30,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from . import bearer, revocation
+from . import bearer, revocation_check
 from .conf import app_settings
 from .exceptions import TokenError
 from .request_attrs import set_token_claims
@@ -78,7 +78,7 @@ def _refuse_mixed(request: HttpRequest) -> None:
 
 def _claims(raw: str) -> Claims:
     try:
-        return revocation.verify_current_access(raw)
+        return revocation_check.verify_current_access(raw)
     except TokenError as error:
         raise TokenAuthFailed.from_error(error) from error
 

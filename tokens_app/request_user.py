@@ -7,7 +7,7 @@ happens once per request (a silent refresh must not rotate twice).
 
 - A valid access token gives a ``TokenUser``: no database query. In an async
   view that path runs on the event loop, with no thread hop: verifying needs
-  no I/O, and the revocation check is ``revocation.aensure_not_revoked``.
+  no I/O, and the revocation check is ``revocation_check.aensure_not_revoked``.
 - No access token, or an expired one, with a refresh cookie: the refresh is
   rotated (``flows.refresh_request``) and the new cookies go out on this
   response, so a form posted after the access token expired still arrives.
@@ -32,7 +32,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from . import flows, revocation, throttling
+from . import flows, revocation_check, throttling
 from .conf import app_settings
 from .exceptions import (
     SessionLimitReached,
@@ -180,7 +180,7 @@ def resolve_user(request: HttpRequest) -> TokenUser | AnonymousUser:
     state.read_cookies = bool(access or refresh)
     if access:
         try:
-            claims = revocation.verify_current_access(access)
+            claims = revocation_check.verify_current_access(access)
         except TokenRevoked as error:
             if not refresh:
                 _revoker(request, state)(error)
@@ -231,11 +231,11 @@ async def _aresolve_user(request: HttpRequest) -> TokenUser | AnonymousUser:
 
 
 async def averify_current_access(raw: str | None) -> Claims:
-    """``revocation.verify_current_access`` for async code (the same errors):
+    """``revocation_check.verify_current_access`` for async code (the same errors):
     verifying needs no I/O, and the revocation check is awaited."""
     claims = verify_access(raw)
     if app_settings.IMMEDIATE_REVOCATION:
-        await revocation.aensure_not_revoked(claims)
+        await revocation_check.aensure_not_revoked(claims)
     return claims
 
 

@@ -45,7 +45,7 @@ from django.http import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
-from . import flows
+from . import flows, revocation_check
 from .conf import app_settings
 from .exceptions import TokenError, TokenExpired
 from .signals import session_revoked, tokens_revoked
@@ -98,7 +98,7 @@ def authenticate(cookie_header: str | None) -> tuple[Any, Claims] | None:
     cookies = parse_cookie(cookie_header or "")
     claims = None
     try:
-        claims = flows.revocation.verify_current_access(cookies.get(app_settings.ACCESS_COOKIE))
+        claims = revocation_check.verify_current_access(cookies.get(app_settings.ACCESS_COOKIE))
     except TokenExpired:
         pass
     except TokenError:
