@@ -14,7 +14,9 @@ import sys
 
 import pytest
 
+from tests import forge
 from tests.live_servers import ROOT
+from tokens_app.keys import hmac_key_id
 from tokens_app.tokens import issue_access
 from tokens_app.verifier import AccessVerifier, RedisRevocations, Unauthorized, Unavailable
 
@@ -116,3 +118,37 @@ def test_exactly_one_kind_of_key_is_configured(settings):
         AccessVerifier(issuer="x")
     with pytest.raises(ValueError, match="exactly one"):
         AccessVerifier(issuer="x", secret="s", jwks_url="https://example.com/jwks")
+
+
+NEXT_SECRET = "the-next-access-secret-of-the-site-0123456789"
+
+
+def test_during_a_secret_rotation_tokens_signed_with_the_previous_secret_still_verify(settings, alice):
+    # docs/key-rotation.md: the site signs with the new secret and keeps the
+    # old one as a fallback; a service is given both, the same way.
+    previous = settings.TOKENS_ACCESS_SECRET
+    before_the_switch = issue_access(alice, session_id="7f1e2d3c-4b5a-4968-8776-655443322110").token
+    settings.TOKENS_ACCESS_SECRET, settings.TOKENS_ACCESS_SECRET_FALLBACKS = NEXT_SECRET, [previous]
+    after_the_switch = issue_access(alice, session_id="7f1e2d3c-4b5a-4968-8776-655443322110").token
+    service = AccessVerifier(issuer=settings.TOKENS_ISSUER, secret=NEXT_SECRET, secret_fallbacks=[previous])
+
+    assert service.verify(before_the_switch)["sub"] == str(alice.pk)
+    assert service.verify(after_the_switch)["sub"] == str(alice.pk)
+
+
+def test_once_the_previous_secret_is_dropped_its_tokens_are_refused(settings, alice):
+    previous = settings.TOKENS_ACCESS_SECRET
+    old = issue_access(alice, session_id="7f1e2d3c-4b5a-4968-8776-655443322110").token
+    service = AccessVerifier(issuer=settings.TOKENS_ISSUER, secret=NEXT_SECRET)
+
+    with pytest.raises(Unauthorized, match="kid names no secret"):
+        service.verify(old)
+    # Naming the kid of a secret of ours proves nothing without it.
+    forged = forge.token(forge.claims(alice), secret=previous, kid=hmac_key_id(NEXT_SECRET))
+    with pytest.raises(Unauthorized, match="InvalidSignature"):
+        service.verify(forged)
+
+
+def test_fallback_secrets_go_with_a_current_secret_only(settings):
+    with pytest.raises(ValueError, match="secret_fallbacks"):
+        AccessVerifier(issuer="x", jwks_url="https://auth.example.com/jwks.json", secret_fallbacks=["old"])

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from .conf import app_settings, setting_name
+from .key_ids import hmac_key_id
 
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "RS256"})
@@ -99,13 +99,6 @@ class Keyring:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def hmac_key_id(secret: str | bytes) -> str:
-    """A stable public name for an HMAC key: an HMAC of a fixed label, never the key itself."""
-    raw = secret.encode() if isinstance(secret, str) else secret
-    digest = hmac.new(raw, b"tokens_app key id", hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:12]).decode()
 
 
 def _jwk_members(public_key: PublicKey) -> dict[str, str]:

@@ -24,6 +24,7 @@ docs/integrations.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import jwt
@@ -31,6 +32,7 @@ from jwt import PyJWKClient
 from jwt.exceptions import PyJWKClientConnectionError
 
 from .feed_client import FeedRevocations, RevocationsUnavailable
+from .key_ids import hmac_key_id
 from .redis_revocations import RedisRevocations
 
 __all__ = [
@@ -75,6 +77,7 @@ class AccessVerifier:
         issuer: str,
         jwks_url: str | None = None,
         secret: str | bytes | None = None,
+        secret_fallbacks: Sequence[str | bytes] = (),
         hmac_algorithm: str = "HS256",
         audience: str | None = None,
         leeway: int = 10,
@@ -87,9 +90,15 @@ class AccessVerifier:
             raise ValueError("Pass exactly one of jwks_url (key pairs) or secret (HS256).")
         if secret is not None and hmac_algorithm not in HMAC_ALGORITHMS:
             raise ValueError(f"hmac_algorithm must be one of {sorted(HMAC_ALGORITHMS)}.")
+        if secret_fallbacks and secret is None:
+            raise ValueError("secret_fallbacks go with secret (the current one), not with jwks_url.")
         self.issuer, self.audience, self.leeway = issuer, audience, leeway
         self.accept_untyped = accept_untyped
-        self.secret = secret.encode() if isinstance(secret, str) else secret
+        # The site names each secret in the token's kid (key_ids.py): the
+        # current one and, while a rotation is under way, the previous ones
+        # (the site's ACCESS_TOKEN_SECRET_FALLBACKS) are found by it.
+        secrets = [] if secret is None else [secret, *secret_fallbacks]
+        self.secrets = {hmac_key_id(s): s.encode() if isinstance(s, str) else s for s in reversed(secrets)}
         self.hmac_algorithm = hmac_algorithm
         # The JWK set is cached; an unknown kid refetches it at most once per
         # cooldown, so random kids cannot make us hammer the site.
@@ -165,10 +174,13 @@ class AccessVerifier:
 
     def _key(self, alg: object, kid: str) -> tuple[Any, str]:
         if self.jwks is None:
-            # One shared secret, one algorithm: the token's alg must be it.
+            # Shared secrets, one algorithm: the token's alg must be it.
             if alg != self.hmac_algorithm:
                 raise Unauthorized(f"algorithm {alg!r} not allowed")
-            return self.secret, self.hmac_algorithm
+            secret = self.secrets.get(kid)
+            if secret is None:
+                raise Unauthorized("kid names no secret of ours")
+            return secret, self.hmac_algorithm
         if alg not in ASYMMETRIC_ALGORITHMS:
             raise Unauthorized(f"algorithm {alg!r} not allowed")
         try:

@@ -44,6 +44,7 @@ class Config:
     issuer: str
     jwks_url: str | None = None
     secret: str | None = None
+    secret_fallbacks: tuple[str, ...] = ()
     audience: str | None = None
     leeway: int = 10
     jwks_cache_seconds: int = 300
@@ -63,6 +64,10 @@ class Config:
             issuer=env("TOKEN_ISSUER", "authproject"),
             jwks_url=env("JWKS_URL") or None,
             secret=env("ACCESS_TOKEN_SECRET") or None,
+            # As the site reads its own: comma-separated, during a rotation.
+            secret_fallbacks=tuple(
+                part.strip() for part in env("ACCESS_TOKEN_SECRET_FALLBACKS", "").split(",") if part.strip()
+            ),
             audience=env("TOKEN_AUDIENCE") or None,
             leeway=int(env("TOKEN_LEEWAY", "10")),
             jwks_cache_seconds=int(env("JWKS_CACHE_SECONDS", "300")),
@@ -91,6 +96,7 @@ def make_verifier(config: Config) -> AccessVerifier:
         issuer=config.issuer,
         jwks_url=config.jwks_url,
         secret=config.secret,
+        secret_fallbacks=config.secret_fallbacks,
         audience=config.audience,
         leeway=config.leeway,
         accept_untyped=config.accept_untyped,

@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from tests import forge
 from tests.conftest import PASSWORD
 from tests.forge import ACCESS_COOKIE, header_of, load_private, payload_of, sign
 from tests.live_servers import free_port, spawn
+from tokens_app.keys import hmac_key_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "examples" / "resource_server" / "server.py"
@@ -244,3 +246,17 @@ def test_only_a_header_typed_as_an_access_token_is_accepted(alice, key_pairs, si
     strict = start_resource_server(ACCEPT_UNTYPED_TOKENS="0")
     assert call(strict, real)[0] == 200
     assert call(strict, typed("JWT"))[0] == 401
+
+
+def test_during_an_hs256_secret_rotation_both_secrets_verify_and_no_other(alice, start_resource_server):
+    # docs/key-rotation.md: the site signs with the new secret and keeps the
+    # old one as a fallback; the service is configured the same way.
+    old, new, stranger = ("old-access-secret-" + "a" * 40, "new-access-secret-" + "b" * 40, "x" * 58)
+    resource = start_resource_server(JWKS_URL="", ACCESS_TOKEN_SECRET=new, ACCESS_TOKEN_SECRET_FALLBACKS=old)
+
+    def signed_with(secret: str) -> str:
+        return forge.token(forge.claims(alice), secret=secret, kid=hmac_key_id(secret))
+
+    assert call(resource, signed_with(new))[0] == 200
+    assert call(resource, signed_with(old))[0] == 200
+    assert call(resource, signed_with(stranger))[0] == 401
