@@ -96,7 +96,7 @@ class AccessVerifier:
         self.accept_untyped = accept_untyped
         # The site names each secret in the token's kid (key_ids.py): the
         # current one and, while a rotation is under way, the previous ones
-        # (the site's ACCESS_TOKEN_SECRET_FALLBACKS) are found by it.
+        # (the site's TOKENS_ACCESS_SECRET_FALLBACKS) are found by it.
         secrets = [] if secret is None else [secret, *secret_fallbacks]
         self.secrets = {hmac_key_id(s): s.encode() if isinstance(s, str) else s for s in reversed(secrets)}
         self.hmac_algorithm = hmac_algorithm
