@@ -26,6 +26,17 @@ def _fast_hasher_and_fresh_cache(settings):
     clear_cache()
 
 
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of the test's own, on a free loopback port, for tests
+    that count its commands, kill its connections, flush or stop it
+    (tests/tracking_support.py)."""
+    from tests.tracking_support import own_redis_server
+
+    with own_redis_server(tmp_path) as server:
+        yield server
+
+
 @pytest.fixture(autouse=True)
 def _background_work_done_when_the_response_is():
     """Tests read the outbox right after a request: let the test client's end

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import subprocess
-import sys
 import threading
 import time
 from unittest import mock
@@ -20,14 +18,13 @@ from unittest import mock
 import pytest
 from django.test import override_settings
 
-from tests.live_servers import ROOT
 from tests.tracking_support import (
     access_client,
     bump_elsewhere,
     cache_on,
     end_device_elsewhere,
-    own_redis_server,
     publish_elsewhere,
+    run_to_a_clean_exit,
     tracking_live,
     wait_until,
 )
@@ -40,12 +37,6 @@ from tokens_app.tokens import verify_access
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREAD_NAME = "tokens-revocation-tracking"
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    with own_redis_server(tmp_path) as server:
-        yield server
 
 
 def _signed_in(user) -> tuple[str, object]:
@@ -225,14 +216,7 @@ assert wait_until(lambda: tracking.local_cache().live)
 print("live", flush=True)
 """
     started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "live"
-    assert "Traceback" not in result.stderr
-    assert "Exception in thread" not in result.stderr
+    assert run_to_a_clean_exit(script, timeout=30) == "live"
     assert time.monotonic() - started < 15
     assert wait_until(lambda: own_redis.tracking_ids() == [])
 

@@ -23,19 +23,12 @@ from tests.tracking_support import (
     bump_elsewhere,
     cache_on,
     end_device_elsewhere,
-    own_redis_server,
     tracking_live,
     wait_until,
 )
 from tokens_app.tokens import verify_access
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.server]
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    with own_redis_server(tmp_path) as server:
-        yield server
 
 
 def _more_requests(load: Load, count: int = 20) -> None:

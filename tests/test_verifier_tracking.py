@@ -9,20 +9,17 @@ then the write-through to Redis and one more round trip.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import uuid
 
 import pytest
 import redis
 
-from tests.live_servers import ROOT
 from tests.tracking_support import (
     bump_elsewhere,
     end_device_elsewhere,
-    own_redis_server,
     publish_elsewhere,
+    run_to_a_clean_exit,
     wait_until,
 )
 from tokens_app.tokens import issue_access
@@ -32,12 +29,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 THREAD_NAME = "tokens-revocation-tracking"
 KEY_PREFIX = "tracking-test"  # the one tracking_support's writes use
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    with own_redis_server(tmp_path) as server:
-        yield server
 
 
 @pytest.fixture
@@ -332,12 +323,5 @@ assert source.is_revoked(claims) is True
 assert not [m for m in sys.modules if m.split(".")[0] == "django"]
 print("ok", flush=True)
 """
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
-    )
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
-    assert "Traceback" not in result.stderr
-    assert "Exception in thread" not in result.stderr
+    assert run_to_a_clean_exit(script, timeout=60) == "ok"
     assert wait_until(lambda: own_redis.tracking_ids() == [])

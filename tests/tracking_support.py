@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from django.db.models import F
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from tests.live_servers import Server, free_port, spawn
+from tests.live_servers import ROOT, Server, free_port, spawn
 from tokens_app import tracking
 from tokens_app.conf import app_settings
 from tokens_app.models import LoginSession
@@ -211,6 +212,19 @@ class Load:
 
     def sent_after(self, moment: float) -> int:
         return sum(1 for sent, _ in self.results if sent > moment)
+
+
+def run_to_a_clean_exit(script: str, *, timeout: float) -> str:
+    """Run ``script`` in a Python process of its own (from the project root)
+    and return what it printed, once it has exited 0 with no traceback, in
+    its main thread or any other."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Exception in thread" not in result.stderr
+    return result.stdout.strip()
 
 
 def run_redis_cli(port: int, *args: str) -> str:
